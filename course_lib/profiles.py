@@ -1,0 +1,104 @@
+"""Profiles: one table of sizes for every notebook at three scales.
+
+* ``smoke`` -- seconds per notebook; CI and nbval. Claims are not checked.
+* ``cpu``   -- minutes per notebook on a laptop or Binder (< 5 min, < 1.5 GB). Claims checked.
+* ``gpu``   -- the seeds' full scale. Claims checked.
+
+A notebook's ``parameters`` cell reads its values with :func:`param`; papermill's
+``-p NAME VALUE`` still overrides any single value because papermill injects its
+cell after the parameters cell. The profile itself comes from ``COURSE_PROFILE``
+(the runner sets it for every kernel it starts).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+PROFILES = ("smoke", "cpu", "gpu")
+DEFAULT_PROFILE = "cpu"
+ENV_VAR = "COURSE_PROFILE"
+
+# TABLE[notebook][name] = (smoke, cpu, gpu). One row per parameter, one section per notebook.
+TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
+    "00": {
+        "quick_epochs": (1, 2, 2),
+    },
+    "01": {
+        "seq_lengths": ((20, 80), (25, 50, 100, 200, 400, 800), (50, 100, 250, 500, 1000, 2000)),
+        "timing_batch": (16, 32, 64),
+        "timing_steps": (2, 8, 16),
+        "grad_seq_len": (60, 400, 1000),
+        "units": (8, 32, 64),
+        "marker_lengths": ((10, 40), (10, 50, 200, 400), (10, 50, 200, 500, 1000)),
+        "marker_samples": (64, 800, 2000),
+        "marker_epochs": (1, 12, 30),
+    },
+    "02": {},  # as-is (issue 5)
+    "03": {},  # truncate (issue 5)
+    "04": {},  # summarize (issue 5)
+    "05": {},  # random sampling (issue 5)
+    "06": {},  # TBPTT (issue 4)
+    "07": {},  # encoder-decoder (issue 5)
+    "08": {},  # more ideas (issue 5)
+    "09": {},  # preparing data for TBPTT (issue 4)
+    "10": {},  # seed 002 experiments (issue 6)
+    "11": {},  # choosing a technique (issue 5)
+}
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it names a known profile, else raise ValueError."""
+    if not isinstance(profile, str):
+        raise TypeError(f"profile must be a string, one of {PROFILES}; got {type(profile).__name__}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    return profile
+
+
+def current_profile() -> str:
+    """Return the active profile: ``$COURSE_PROFILE`` if set, else ``cpu``."""
+    value = os.environ.get(ENV_VAR, "").strip() or DEFAULT_PROFILE
+    try:
+        return check_profile(value)
+    except ValueError:
+        raise ValueError(
+            f"{ENV_VAR}={value!r} is not a profile; set it to one of {', '.join(PROFILES)}"
+        ) from None
+
+
+def _section(notebook: str) -> dict[str, tuple[Any, Any, Any]]:
+    key = str(notebook)[:2]
+    if key not in TABLE:
+        raise ValueError(f"unknown notebook {notebook!r}; known: {', '.join(sorted(TABLE))}")
+    return TABLE[key]
+
+
+def param(notebook: str, name: str, profile: str | None = None) -> Any:
+    """Return parameter ``name`` of ``notebook`` (e.g. "01") at ``profile`` (default: current).
+
+    Args:
+        notebook: two-digit notebook number, or a notebook name starting with it.
+        name: a row of that notebook's section of :data:`TABLE`.
+        profile: ``smoke``, ``cpu`` or ``gpu``; ``None`` means :func:`current_profile`.
+    """
+    profile = current_profile() if profile is None else check_profile(profile)
+    section = _section(notebook)
+    if name not in section:
+        raise ValueError(
+            f"notebook {notebook!r} has no parameter {name!r}; known: {', '.join(sorted(section))}"
+        )
+    return section[name][PROFILES.index(profile)]
+
+
+def params(notebook: str, profile: str | None = None) -> dict[str, Any]:
+    """Return every parameter of ``notebook`` at ``profile`` as a dict."""
+    profile = current_profile() if profile is None else check_profile(profile)
+    return {name: param(notebook, name, profile) for name in _section(notebook)}
+
+
+def table(profile: str | None = None) -> list[tuple[str, str, Any, Any, Any]]:
+    """Return the whole table as rows ``(notebook, name, smoke, cpu, gpu)``."""
+    if profile is not None:
+        check_profile(profile)
+    return [(nb, name, *values) for nb, rows in TABLE.items() for name, values in rows.items()]
