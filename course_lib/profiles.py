@@ -50,7 +50,8 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
 def check_profile(profile: str) -> str:
     """Return ``profile`` if it names a known profile, else raise ValueError."""
     if not isinstance(profile, str):
-        raise TypeError(f"profile must be a string, one of {PROFILES}; got {type(profile).__name__}")
+        raise TypeError(
+            f"profile must be a string, one of {PROFILES}; got {type(profile).__name__}")
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     return profile
@@ -102,3 +103,14 @@ def table(profile: str | None = None) -> list[tuple[str, str, Any, Any, Any]]:
     if profile is not None:
         check_profile(profile)
     return [(nb, name, *values) for nb, rows in TABLE.items() for name, values in rows.items()]
+
+
+def describe(notebook: str) -> str:
+    """Print and return one notebook's rows of the table: name, smoke, cpu, gpu."""
+    rows = [("parameter", *PROFILES)] + [
+        (name, *(str(v) for v in values)) for name, values in _section(notebook).items()]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    text = "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))
+                     for r in rows)
+    print(text)
+    return text
