@@ -12,7 +12,9 @@ import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 
 from course_lib import metrics
@@ -81,11 +83,23 @@ def line_chart(
         ax.plot(x, y, marker=marker, label=name, color=color_for(name))
     if logx:
         ax.set_xscale("log")
+        ticks = sorted({float(v) for _, (x, _) in series.items() for v in x})
+        if len(ticks) <= 12:  # label the measured points, not matplotlib's 10**k grid
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.xaxis.set_minor_formatter(plt.NullFormatter())
     if logy:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_sparse_log_label))
     if len(series) > 1:
         ax.legend()
     return fig, ax
+
+
+def _sparse_log_label(value: float, _pos=None) -> str:
+    """Label only the 2x and 5x minor ticks of a log axis, so labels do not collide."""
+    leading = f"{value:.0e}"[0]
+    return f"{value:g}" if leading in "25" else ""
 
 
 def heatmap(
