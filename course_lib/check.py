@@ -40,7 +40,8 @@ class Exercise:
             raise ValueError(f"tolerance must be a number in [0, 1), got {self.tolerance!r}")
         if self.choices is not None and isinstance(self.answer, str):
             if _norm(self.answer) not in {_norm(c) for c in self.choices}:
-                raise ValueError(f"answer {self.answer!r} is not one of choices {list(self.choices)}")
+                raise ValueError(
+                    f"answer {self.answer!r} is not one of choices {list(self.choices)}")
 
     def show(self) -> str:
         """Print and return the question."""

@@ -128,7 +128,8 @@ def check_env(verbose: bool = False) -> dict[str, Any]:
     for row in report["packages"]:
         if verbose or row["status"] != "OK":
             need = f">={row['minimum']}" if row["minimum"] else ""
-            print(f"[{row['status']}] {row['name']} {row['installed'] or '-'} (needs {need or 'any'})")
+            installed = row["installed"] or "-"
+            print(f"[{row['status']}] {row['name']} {installed} (needs {need or 'any'})")
     gpu = ", ".join(report["gpus"]) or "none (CPU only: use the smoke or cpu profile)"
     print(f"Python {report['python']} | TensorFlow {report['versions']['tensorflow']} | "
           f"Keras {report['versions']['keras']} | on {report['where']}")

@@ -167,7 +167,7 @@ def start(notebook: str, profile: str | None = None, seed: int | None = None) ->
     """
     global _current
     if not isinstance(notebook, str) or not notebook:
-        raise ValueError("notebook must be a non-empty string such as '01_why_long_sequences_are_hard'")
+        raise ValueError("notebook must be a non-empty string such as '01_why_long_sequences'")
     profile = profiles.current_profile() if profile is None else profiles.check_profile(profile)
     if seed is not None and not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
@@ -179,7 +179,7 @@ def start(notebook: str, profile: str | None = None, seed: int | None = None) ->
 def current() -> NotebookMetrics:
     """Return the notebook's recorder; raise if :func:`start` was not called."""
     if _current is None:
-        raise RuntimeError("no metrics run is active: call course_lib.metrics.start(NOTEBOOK, ...) first")
+        raise RuntimeError("no metrics run is active: call metrics.start(NOTEBOOK, ...) first")
     return _current
 
 
@@ -219,7 +219,8 @@ def claim(
     entry = current().claim(claim_id, condition, profiles=profiles, text=text, values=values)
     mark = {"true": "PASS", "false": "FAIL", "not checked": "not checked"}[entry["verdict"]]
     observed = "holds" if entry["observed"] else "does not hold"
-    print(f"[claim {mark}] {claim_id}: {text or ''} (on this run it {observed}; profile {current().profile})")
+    profile = current().profile
+    print(f"[claim {mark}] {claim_id}: {text} (on this run it {observed}; profile {profile})")
     return entry
 
 

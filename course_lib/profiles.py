@@ -38,12 +38,80 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
     "03": {},  # truncate (issue 5)
     "04": {},  # summarize (issue 5)
     "05": {},  # random sampling (issue 5)
-    "06": {},  # TBPTT (issue 4)
-    "07": {},  # encoder-decoder (issue 5)
-    "08": {},  # more ideas (issue 5)
+    "06": {  # TBPTT (issue 4)
+        "diagram_seq_len": (20, 20, 20),
+        "diagram_pairs": (((4, 8), (4, 4), (8, 3)),) * 3,
+        "equiv_seq_len": (12, 24, 48),
+        "equiv_k": (4, 6, 8),
+        "horizon_seq_len": (30, 60, 200),
+        "horizon_units": (8, 16, 32),
+        "horizon_k1": (4, 5, 10),
+        "horizon_k2": (10, 20, 50),
+        "cost_seq_len": (100, 1000, 2000),
+        "cost_samples": (8, 32, 64),
+        "cost_units": (8, 64, 128),
+        "cost_pairs": (((10, 10), (10, 40)),
+                       ((25, 25), (25, 50), (25, 100), (25, 200)),
+                       ((50, 50), (50, 100), (50, 200), (50, 400))),
+        "cost_repeats": (1, 2, 3),
+        "echo_k1": (2, 4, 4),
+        "echo_lags": ((2, 4), (2, 4, 6, 8), (2, 4, 8, 12, 16)),
+        "echo_k2s": ((2, 6), (4, 8, 12, 16), (4, 8, 12, 16, 24)),
+        "echo_seq_len": (40, 100, 200),
+        "echo_samples": (8, 32, 64),
+        "echo_units": (8, 32, 64),
+        "echo_epochs": (2, 30, 60),
+        "demo_lag": (2, 4, 4),
+        "demo_k1": (4, 4, 4),
+        "demo_k2": (8, 8, 8),
+        "demo_seq_len": (24, 48, 96),
+        "demo_samples": (8, 16, 32),
+        "demo_units": (4, 12, 16),
+        "demo_epochs": (2, 15, 30),
+    },
+    "07": {
+        "seq_len": (64, 512, 2048),  # T of the EEG-like traces
+        "chunk_len": (16, 32, 64),  # steps the autoencoder reads at once
+        "n_samples": (40, 400, 2000),
+        "n_bursts": (4, 4, 8),  # class-carrying bursts per trace
+        "burst_len": (16, 32, 32),
+        "burst_amp": (3.0, 3.0, 3.0),
+        "noise": (0.3, 0.3, 0.3),
+        "units": (8, 32, 64),
+        "code_size": (4, 16, 16),  # the main run's code size (must be in code_sizes)
+        "code_sizes": ((2, 4), (2, 4, 16), (2, 4, 8, 16, 32)),
+        "ae_epochs": (1, 10, 30),
+        "clf_epochs": (2, 20, 40),
+    },
+    "08": {
+        "seq_len": (64, 512, 4096),  # T of the EEG-like traces
+        "n_samples": (40, 400, 2000),
+        "n_bursts": (2, 4, 8),
+        "burst_len": (16, 32, 32),
+        "units": (8, 16, 32),
+        "epochs": (1, 10, 20),
+        "n_pieces": (4, 8, 16),  # parallel subsequences / conv stride / projection window
+        "n_splits": (4, 8, 16),  # the widget's starting number of splits
+        "split_list": ((2, 4), (2, 4, 8, 16), (2, 4, 8, 16, 32, 64)),
+        "dna_len": (64, 512, 4096),
+        "dna_samples": (40, 400, 2000),
+        "kmer": (4, 4, 4),  # bases per hashed id
+        "n_buckets": (64, 256, 1024),
+    },
     "09": {},  # preparing data for TBPTT (issue 4)
     "10": {},  # seed 002 experiments (issue 6)
-    "11": {},  # choosing a technique (issue 5)
+    "11": {
+        "seq_len": (80, 600, 4000),  # T of the shared marker task
+        "budget": (20, 30, 100),  # L: longest sequence a shortened technique may read
+        "n_samples": (32, 512, 4000),
+        "noise": (0.5, 0.5, 0.5),
+        "units": (4, 16, 32),
+        "epochs": (1, 12, 20),
+        "batch_size": (16, 16, 32),
+        "code_size": (4, 8, 16),
+        "isolate": (False, True, True),  # one process per technique (ru_maxrss) or psutil
+        "good_accuracy": (0.9, 0.9, 0.9),  # what counts as solved in the guide
+    },
 }
 
 

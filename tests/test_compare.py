@@ -1,0 +1,172 @@
+"""Tests for course_lib.compare: config checks, chunking, the runner, memory, table and guide."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from course_lib import compare
+
+TINY = compare.CompareConfig(seq_len=16, budget=4, n_samples=16, units=2, epochs=1,
+                             batch_size=8, code_size=2, seed=3)
+
+
+# ----- config and task -----
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"seq_len": 100, "budget": 30}, "budget must divide"),
+        ({"seq_len": 100, "budget": 60}, "budget must be"),
+        ({"seq_len": 15, "budget": 5}, "seq_len must be even"),
+        ({"n_samples": 4}, "n_samples"),
+        ({"epochs": 0}, "epochs"),
+        ({"seed": -1}, "seed"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        compare.CompareConfig(**kwargs)
+
+
+def test_make_task_is_seeded_and_puts_the_marker_first():
+    a = compare.make_task(TINY)
+    b = compare.make_task(TINY)
+    for left, right in zip(a, b, strict=True):
+        assert np.array_equal(left, right)
+    x_train, y_train, x_test, y_test = a
+    assert x_train.shape == (12, 16, 2) and x_test.shape == (4, 16, 2)
+    assert np.all(x_train[:, 0, 1] == 1) and np.all(x_train[:, 1:, 1] == 0)
+    assert np.array_equal(x_train[:, 0, 0] > 0, y_train == 1)
+
+
+# ----- chunking -----
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 4), pieces=st.integers(1, 6), length=st.integers(1, 5),
+       f=st.integers(1, 3))
+def test_chunk_rows_are_consecutive_pieces_in_order(n, pieces, length, f):
+    x = np.arange(n * pieces * length * f, dtype=float).reshape(n, pieces * length, f)
+    out = compare.chunk(x, length)
+    assert out.shape == (n * pieces, length, f)
+    for i in range(n):
+        for p in range(pieces):
+            assert np.array_equal(out[i * pieces + p], x[i, p * length:(p + 1) * length])
+
+
+def test_chunk_rejects_bad_input():
+    with pytest.raises(ValueError, match="length must divide"):
+        compare.chunk(np.zeros((2, 10, 1)), 3)
+    with pytest.raises(ValueError, match="3-D"):
+        compare.chunk(np.zeros((2, 10)), 2)
+    with pytest.raises(ValueError, match="length"):
+        compare.chunk(np.zeros((2, 10, 1)), 11)
+
+
+class _SumEncoder:
+    """Stand-in encoder: the code of a chunk is (sum, first value)."""
+
+    def predict(self, x, batch_size=None, verbose=0):
+        return np.stack([x.sum(axis=(1, 2)), x[:, 0, 0]], axis=1)
+
+
+def test_encode_in_chunks_keeps_samples_and_chunk_order():
+    x = np.arange(2 * 6 * 1, dtype=float).reshape(2, 6, 1)
+    codes = compare.encode_in_chunks(_SumEncoder(), x, 3)
+    assert codes.shape == (2, 2, 2)
+    assert codes[1, 0, 1] == x[1, 0, 0] and codes[1, 1, 0] == x[1, 3:].sum()
+
+
+# ----- running techniques -----
+
+
+@pytest.mark.parametrize("name", compare.TECHNIQUES)
+def test_every_technique_runs_in_process(name):
+    row = compare.run_in_process(name, TINY)
+    assert row["technique"] == name
+    assert 0.0 <= row["accuracy"] <= 1.0
+    assert row["train_s"] > 0 and row["peak_rss_mb"] >= row["base_rss_mb"] > 0
+    assert math.isfinite(row["train_mem_mb"])
+
+
+def test_run_all_validates_names_and_adds_steps():
+    with pytest.raises(ValueError, match="subset"):
+        compare.run_all(TINY, ("as-is", "magic"), isolate=False)
+    rows = compare.run_all(TINY, ("as-is", "bidirectional halves"), isolate=False,
+                           progress=None)
+    assert [r["steps"] for r in rows] == [16, 8]
+
+
+def test_unknown_technique_is_rejected_everywhere():
+    for fn in (compare.run_one, compare.run_in_process, compare.run_in_subprocess,
+               compare.lstm_steps):
+        with pytest.raises(ValueError, match="unknown technique"):
+            fn("magic", TINY)
+
+
+def test_subprocess_row_matches_the_in_process_accuracy():
+    """A fresh process gets the same data and seeds, so the same accuracy."""
+    child = compare.run_in_subprocess("truncate post", TINY)
+    here = compare.run_in_process("truncate post", TINY)
+    assert child["accuracy"] == pytest.approx(here["accuracy"])
+    assert child["base_rss_mb"] > 50  # TensorFlow is loaded before the baseline
+    assert "fresh process" in child["memory_method"]
+
+
+def test_peak_rss_grows_when_memory_is_touched():
+    before = compare.peak_rss_mb()
+    block = np.ones(64 * 2**20 // 8)  # 64 MB, written so it is resident
+    after = compare.peak_rss_mb()
+    assert block.sum() > 0 and after >= before + 32
+
+
+def test_lstm_steps_follow_the_budget():
+    config = compare.CompareConfig(seq_len=600, budget=30)
+    steps = {n: compare.lstm_steps(n, config) for n in compare.TECHNIQUES}
+    assert steps["as-is"] == 600 and steps["bidirectional halves"] == 300
+    assert steps["encoder-decoder"] == 30 and steps["truncate pre"] == 30
+
+
+# ----- table, plot, guide -----
+
+
+def _rows():
+    def row(name, acc, secs, mb):
+        return {"technique": name, "accuracy": acc, "train_s": secs, "train_mem_mb": mb,
+                "peak_rss_mb": 600 + mb, "base_rss_mb": 600, "steps": 10,
+                "memory_method": "test"}
+
+    return [row("as-is", 0.5, 30.0, 40.0), row("truncate pre", 0.51, 3.0, 10.0),
+            row("truncate post", 0.98, 4.0, 12.0), row("random drop", 0.55, 3.5, 9.0),
+            row("conv downsample", 1.0, 5.0, 30.0)]
+
+
+def test_table_text_has_one_line_per_row():
+    text = compare.table_text(_rows())
+    assert len(text.splitlines()) == 2 + 5 and "conv downsample" in text
+    with pytest.raises(ValueError):
+        compare.table_text([])
+
+
+def test_decision_guide_quotes_the_measured_numbers():
+    guide = compare.decision_guide(_rows(), good=0.9)
+    assert "truncate post (0.980 in 4.0 s)" in guide[0]
+    assert "truncate post (+12 MB)" in guide[1]
+    assert any("did not solve it (accuracy 0.500)" in line for line in guide)
+    nothing = compare.decision_guide(_rows(), good=1.01)
+    assert nothing[0].startswith("No technique reached")
+
+
+def test_scatter_draws_one_point_per_row():
+    import matplotlib.pyplot as plt
+
+    fig, ax = compare.scatter(_rows())
+    assert len(ax.collections) == 5
+    assert ax.get_xlabel() == "training time (s)"
+    plt.close(fig)

@@ -1,0 +1,274 @@
+"""Tests for course_lib.techniques: shapes, order kept, determinism, no leakage, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from course_lib import data
+from course_lib import techniques as tq
+
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+def stamped(n, t, f=None):
+    """Return sequences whose value encodes (sample, step): easy to check order and origin."""
+    x = (np.arange(n)[:, None] * 1000 + np.arange(t)[None, :]).astype(np.int64)
+    return x if f is None else np.repeat(x[:, :, None], f, axis=2)
+
+
+dims = st.tuples(st.integers(1, 6), st.integers(1, 40))
+
+# ----- truncate -----
+
+
+@SETTINGS
+@given(dims=dims, data_=st.data())
+def test_truncate_keeps_the_named_end(dims, data_):
+    n, t = dims
+    maxlen = data_.draw(st.integers(1, t))
+    x = stamped(n, t, 2)
+    pre, post = tq.truncate(x, maxlen, "pre"), tq.truncate(x, maxlen, "post")
+    assert pre.shape == post.shape == (n, maxlen, 2)
+    assert np.array_equal(pre, x[:, t - maxlen:]) and np.array_equal(post, x[:, :maxlen])
+
+
+def test_truncate_validates():
+    x = np.zeros((2, 5))
+    with pytest.raises(ValueError, match="maxlen must be >= 1 and <= 5"):
+        tq.truncate(x, 6)
+    with pytest.raises(ValueError, match="side"):
+        tq.truncate(x, 2, "middle")
+    with pytest.raises(ValueError, match="2-D"):
+        tq.truncate(np.zeros(5), 2)
+
+
+def test_truncate_returns_a_copy():
+    x = np.zeros((2, 5))
+    tq.truncate(x, 3)[:] = 1
+    assert x.sum() == 0
+
+
+# ----- summarize -----
+
+
+def test_fit_token_ranks_orders_by_train_frequency():
+    x = np.array([[3, 3, 3, 1, 1, 0, 0, 0, 0]])
+    ranks = tq.fit_token_ranks(x, 5)
+    assert ranks[0] == 0  # padding first
+    assert ranks[3] == 1 and ranks[1] == 2  # then most frequent
+    assert ranks[2] == 3 and ranks[4] == 4  # unseen last, ties by id
+    assert sorted(ranks) == list(range(5))
+
+
+@SETTINGS
+@given(n=st.integers(1, 5), t=st.integers(1, 30), frac=st.floats(0.01, 1.0),
+       seed=st.integers(0, 99))
+def test_summarize_keeps_rarest_in_order(n, t, frac, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 12, size=(n, t)).astype(np.int32)
+    ranks = tq.fit_token_ranks(x, 12)
+    out = tq.summarize(x, ranks, frac)
+    keep = tq.summarized_length(t, frac)
+    assert out.shape == (n, keep)
+    for row, kept in zip(x, out, strict=True):
+        # kept is a subsequence of row (order preserved) ...
+        it = iter(row.tolist())
+        assert all(tok in it for tok in kept.tolist())
+        # ... and no dropped token is rarer than the most common kept token
+        dropped = np.setdiff1d(row, kept)
+        if len(dropped):
+            assert ranks[dropped].max() <= ranks[kept].min()
+
+
+def test_summarize_uses_only_the_ranks_it_is_given():
+    """Ranks are fitted on train; test documents do not change them (no leakage)."""
+    train = np.array([[1, 1, 1, 2, 2, 3]])
+    test = np.array([[3, 3, 3, 3, 1, 2]])
+    ranks = tq.fit_token_ranks(train, 4)
+    before = ranks.copy()
+    out = tq.summarize(test, ranks, 0.5)
+    assert np.array_equal(ranks, before)
+    # by TRAIN frequency 3 is rarest, then 2: keep the three rarest in order
+    assert out.tolist() == [[3, 3, 3]]
+    # ranks fitted on test would have kept 1 and 2 instead
+    assert tq.summarize(test, tq.fit_token_ranks(test, 4), 0.5).tolist() == [[3, 1, 2]]
+
+
+def test_summarize_keeps_planted_words_better_than_truncation():
+    x, y, info = data.zipf_documents(400, 200, vocab_size=600, position="anywhere", seed=0)
+    xtr, _, xte, _ = data.train_test_split(x, y, seed=0)
+    ranks = tq.fit_token_ranks(xtr, 600)
+    special = np.concatenate([info.extra["negative_ids"], info.extra["positive_ids"]])
+    summary = tq.summarize(xte, ranks, 0.3)
+    cut = tq.truncate(xte, summary.shape[1], "post")
+    assert np.isin(summary, special).sum() > np.isin(cut, special).sum()
+
+
+def test_summarize_validates():
+    ranks = tq.fit_token_ranks(np.array([[1, 2]]), 3)
+    with pytest.raises(ValueError, match="keep_fraction"):
+        tq.summarize(np.array([[1, 2]]), ranks, 0.0)
+    with pytest.raises(ValueError, match="x ids must be in"):
+        tq.summarize(np.array([[1, 7]]), ranks, 0.5)
+    with pytest.raises(TypeError, match="integer token ids"):
+        tq.summarize(np.array([[1.0, 2.0]]), ranks, 0.5)
+    with pytest.raises(ValueError, match="x_train ids"):
+        tq.fit_token_ranks(np.array([[5]]), 3)
+
+
+def test_summarized_length_is_not_fooled_by_rounding():
+    assert tq.summarized_length(300, 0.1) == 30
+    assert tq.summarized_length(10, 0.01) == 1
+
+
+# ----- random sampling -----
+
+
+@SETTINGS
+@given(dims=dims, data_=st.data(), seed=st.integers(0, 999))
+def test_random_drop_steps_is_ordered_subset(dims, data_, seed):
+    n, t = dims
+    keep = data_.draw(st.integers(1, t))
+    x = stamped(n, t, 3)
+    out = tq.random_drop_steps(x, keep, seed=seed)
+    assert out.shape == (n, keep, 3)
+    steps = out[:, :, 0] % 1000
+    assert np.all(np.diff(steps, axis=1) > 0)  # strictly increasing: order kept, no repeats
+    assert np.all(out[:, :, 0] // 1000 == np.arange(n)[:, None])  # rows stay in their sample
+    assert np.array_equal(out, tq.random_drop_steps(x, keep, seed=seed))
+
+
+@SETTINGS
+@given(dims=dims, data_=st.data(), seed=st.integers(0, 999), overlap=st.booleans())
+def test_random_windows_are_contiguous_and_ordered(dims, data_, seed, overlap):
+    n, t = dims
+    window = data_.draw(st.integers(1, t))
+    most = t // window if not overlap else 4
+    n_windows = data_.draw(st.integers(1, max(1, most)))
+    x = stamped(n, t)
+    out = tq.random_windows(x, window, n_windows, overlap=overlap, seed=seed)
+    assert out.shape == (n, n_windows * window)
+    pieces = out.reshape(n, n_windows, window) % 1000
+    assert np.all(np.diff(pieces, axis=2) == 1)  # each window is contiguous
+    starts = pieces[:, :, 0]
+    assert np.all(np.diff(starts, axis=1) >= 0)  # windows in time order
+    if not overlap:
+        assert np.all(np.diff(starts, axis=1) >= window)
+
+
+def test_random_windows_validate():
+    with pytest.raises(ValueError, match="n_windows \\* window"):
+        tq.random_windows(np.zeros((2, 10)), 4, 3, overlap=False)
+    with pytest.raises(ValueError, match="window must be"):
+        tq.random_windows(np.zeros((2, 10)), 11)
+
+
+@SETTINGS
+@given(dims=dims, data_=st.data(), seed=st.integers(0, 999))
+def test_augment_windows_carry_labels(dims, data_, seed):
+    n, t = dims
+    window = data_.draw(st.integers(1, t))
+    k = data_.draw(st.integers(1, 5))
+    x = stamped(n, t, 2)
+    y = np.arange(n) * 10
+    xa, ya, src = tq.augment_windows(x, y, window, k, seed=seed)
+    assert xa.shape == (n * k, window, 2) and ya.shape == (n * k,)
+    assert np.array_equal(xa[:, 0, 0] // 1000, src)  # every window comes from its source
+    assert np.array_equal(ya, y[src])  # and carries that source's label
+    assert np.all(np.diff(xa[:, :, 0] % 1000, axis=1) == 1)
+
+
+def test_augment_after_split_has_no_leakage():
+    x = stamped(40, 50, 1)
+    y = (np.arange(40) % 2).astype(np.int32)
+    xtr, ytr, xte, yte = data.train_test_split(x, y, seed=0)
+    a_tr = tq.augment_windows(xtr, ytr, 10, 5, seed=1)[0]
+    a_te = tq.augment_windows(xte, yte, 10, 5, seed=2)[0]
+    assert not set(np.unique(a_tr[:, 0, 0] // 1000)) & set(np.unique(a_te[:, 0, 0] // 1000))
+
+
+def test_aggregate_by_source_averages_per_sequence():
+    preds = np.array([0.2, 0.4, 0.9, 0.7])
+    src = np.array([0, 0, 1, 1])
+    assert np.allclose(tq.aggregate_by_source(preds, src), [0.3, 0.8])
+    with pytest.raises(ValueError, match="at least one window"):
+        tq.aggregate_by_source(preds, src, n_samples=3)
+    with pytest.raises(ValueError, match="one entry per prediction"):
+        tq.aggregate_by_source(preds, src[:3])
+
+
+# ----- parallel pieces and halves -----
+
+
+@SETTINGS
+@given(n=st.integers(1, 4), pieces=st.integers(1, 6), length=st.integers(1, 8), f=st.integers(1, 3))
+def test_parallel_subsequences_round_trip(n, pieces, length, f):
+    t = pieces * length
+    x = stamped(n, t, f)
+    out = tq.parallel_subsequences(x, pieces)
+    assert out.shape == (n, length, pieces * f)
+    for p in range(pieces):
+        assert np.array_equal(out[:, :, p * f:(p + 1) * f], x[:, p * length:(p + 1) * length])
+    parts = tq.split_n(x, pieces)
+    assert np.array_equal(np.concatenate(parts, axis=1), x)
+
+
+def test_split_halves_and_errors():
+    x = stamped(2, 6, 1)
+    a, b = tq.split_halves(x)
+    assert a.shape == b.shape == (2, 3, 1)
+    assert np.array_equal(np.concatenate([a, b], axis=1), x)
+    with pytest.raises(ValueError, match="divisible"):
+        tq.split_halves(stamped(2, 5, 1))
+    with pytest.raises(ValueError, match="divisible"):
+        tq.parallel_subsequences(stamped(2, 7), 2)
+    assert tq.parallel_subsequences(stamped(2, 8), 2).shape == (2, 4, 2)
+
+
+# ----- hashing and projection -----
+
+
+@SETTINGS
+@given(n=st.integers(1, 4), g=st.integers(1, 4), length=st.integers(1, 10),
+       buckets=st.integers(2, 50), seed=st.integers(0, 99))
+def test_hash_tokens_shape_range_determinism(n, g, length, buckets, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 1000, size=(n, g * length))
+    out = tq.hash_tokens(x, buckets, ngram=g, seed=seed)
+    assert out.shape == (n, length)
+    assert out.min() >= 1 and out.max() < buckets
+    assert np.array_equal(out, tq.hash_tokens(x, buckets, ngram=g, seed=seed))
+    # equal n-grams hash equally, wherever they are
+    twice = np.concatenate([x[:, :g], x[:, :g]], axis=1)
+    h = tq.hash_tokens(twice, buckets, ngram=g, seed=seed)
+    assert np.array_equal(h[:, 0], h[:, 1])
+
+
+def test_hash_tokens_keeps_padding_and_spreads():
+    x = np.array([[0, 0, 5, 6]])
+    assert tq.hash_tokens(x, 10, ngram=2)[0, 0] == 0
+    ids = np.arange(1, 5001)[None, :]
+    counts = np.bincount(tq.hash_tokens(ids, 11).ravel(), minlength=11)
+    assert counts[0] == 0 and counts[1:].min() > 300  # roughly uniform buckets
+    with pytest.raises(ValueError, match="divisible by ngram"):
+        tq.hash_tokens(np.ones((1, 5), dtype=int), 4, ngram=2)
+    with pytest.raises(ValueError, match="n_buckets"):
+        tq.hash_tokens(np.ones((1, 4), dtype=int), 1)
+
+
+def test_random_projection_shapes_and_distance():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 64, 3)).astype(np.float32)
+    out = tq.random_projection(x, 8, 200, seed=1)
+    assert out.shape == (2, 8, 200) and out.dtype == np.float32
+    assert np.array_equal(out, tq.random_projection(x, 8, 200, seed=1))
+    blocks = x.reshape(2, 8, 24)
+    ratio = np.linalg.norm(out, axis=2) / np.linalg.norm(blocks, axis=2)
+    assert np.all((ratio > 0.7) & (ratio < 1.3))  # lengths roughly kept
+    with pytest.raises(ValueError, match="divisible by window"):
+        tq.random_projection(x, 7, 4)
+    with pytest.raises(ValueError, match="out_dim"):
+        tq.projection_matrix(4, 0)
