@@ -24,14 +24,22 @@ def has_widgets() -> bool:
 
 
 def _show(result: Any) -> None:
-    """Display a figure (closing it so it is not drawn twice), or any other result."""
-    from IPython.display import display
+    """Display a figure as a PNG (closing it so it is not drawn twice), or any other result.
+
+    The PNG is rendered here rather than left to the backend, so the figure shows in the
+    widget's output area under any matplotlib backend (inline, Agg, ipympl) and frontend.
+    """
+    import io
+
+    from IPython.display import Image, display
 
     figure = result[0] if isinstance(result, tuple) and result else result
     if hasattr(figure, "savefig"):
         import matplotlib.pyplot as plt
 
-        display(figure)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight")
+        display(Image(data=buffer.getvalue(), format="png"))
         plt.close(figure)
     elif result is not None:
         display(result)
@@ -209,3 +217,156 @@ def n_splits_explorer(plain_fn: Callable[..., Any], n_splits: int, choices: list
                                        description="n splits")}
     return explorer(plain_fn, controls, initial=initial, fixed=fixed,
                     title="Number of pieces the bidirectional LSTM reads; press Run to retrain")
+
+
+# --------------------------------------------------------------------------- notebooks 04, 05
+
+
+def keep_fraction_explorer(plain_fn: Callable[..., Any], keep_fraction: float, *,
+                           initial: Any = None, fixed: Mapping[str, Any] | None = None):
+    """Return a keep-fraction slider + Run button around ``plain_fn(keep_fraction=...)`` (04)."""
+    if not 0.0 < keep_fraction <= 1.0:
+        raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
+    if not has_widgets():
+        return explorer(plain_fn, {"keep_fraction": _Fixed(keep_fraction)}, fixed=fixed)
+    import ipywidgets as w
+
+    controls = {"keep_fraction": w.FloatSlider(
+        value=keep_fraction, min=0.01, max=1.0, step=0.01, description="keep fraction",
+        continuous_update=False, readout_format=".2f")}
+    return explorer(plain_fn, controls, initial=initial, fixed=fixed,
+                    title="Share of each document to keep: summarize vs truncate; press Run")
+
+
+def windows_explorer(plain_fn: Callable[..., Any], window: int, n_windows: int, max_window: int,
+                     *, max_windows: int = 32, initial: Any = None,
+                     fixed: Mapping[str, Any] | None = None):
+    """Return window-length and window-count sliders + Run around ``plain_fn`` (notebook 05)."""
+    if not has_widgets():
+        return explorer(plain_fn, {"window": _Fixed(window), "n_windows": _Fixed(n_windows)},
+                        fixed=fixed)
+    controls = {"window": int_slider("window", window, 1, max_window),
+                "n_windows": int_slider("n windows", n_windows, 1, max_windows)}
+    return explorer(plain_fn, controls, initial=initial, fixed=fixed,
+                    title="Random windows per sequence: train on all, average at test; press Run")
+
+
+# --------------------------------------------------------------------------- notebook 09
+
+
+def split_explorer(plain_fn: Callable[..., Any], technique: str, sub_len: int,
+                   techniques: list[str], lengths: list[int], *, initial: Any = None,
+                   fixed: Mapping[str, Any] | None = None):
+    """Return technique + subsequence-length menus and a Run button (notebook 09).
+
+    Args:
+        plain_fn: e.g. ``splits.split_choice``; called as ``plain_fn(technique=...,
+            sub_len=..., **fixed)`` and returns a figure or ``(figure, ...)``.
+        technique, sub_len: the menus' start values (the notebook's headless values).
+        techniques: the technique names offered.
+        lengths: the lengths offered (factors of T, plus non-factors for padded split).
+        initial: the figure of the headless call, shown until the first click.
+        fixed: the data and training settings passed on every call.
+    """
+    if technique not in techniques:
+        raise ValueError(f"technique must be one of techniques {list(techniques)}, "
+                         f"got {technique!r}")
+    if sub_len not in lengths:
+        raise ValueError(f"sub_len must be one of lengths {list(lengths)}, got {sub_len}")
+    if not has_widgets():
+        return explorer(plain_fn, {"technique": _Fixed(technique), "sub_len": _Fixed(sub_len)},
+                        fixed=fixed)
+    import ipywidgets as w
+
+    controls = {
+        "technique": w.Dropdown(options=list(techniques), value=technique,
+                                description="technique"),
+        "sub_len": w.Dropdown(options=list(lengths), value=sub_len, description="sub_len"),
+    }
+    return explorer(plain_fn, controls, initial=initial, fixed=fixed,
+                    title="Split choice: pick a technique and a subsequence length "
+                          "(k1 for decoupled), then press Run to retrain")
+
+
+# --------------------------------------------------------------------------- notebook 10
+
+
+def optimizer_explorer(
+    plain_fn: Callable[..., Any],
+    optimizer: str,
+    clip: Any,
+    schedule: Any,
+    *,
+    clip_choices: list[tuple[str, Any]],
+    schedule_choices: list[tuple[str, Any]],
+    optimizers: tuple[str, ...] = ("sgd", "rmsprop", "adam", "adagrad", "adadelta"),
+    initial: Any = None,
+    fixed: Mapping[str, Any] | None = None,
+):
+    """Return optimizer / clipping / schedule menus + Run button around ``plain_fn`` (nb 10).
+
+    ``plain_fn(optimizer=..., clip=..., schedule=..., **fixed)`` is e.g.
+    ``experiments.training_demo``. ``clip_choices`` and ``schedule_choices`` are
+    ``(label, value)`` pairs; the start values must be among the values.
+    """
+    for arg, value, choices in (("clip", clip, clip_choices),
+                                ("schedule", schedule, schedule_choices)):
+        if not choices or value not in [v for _, v in choices]:
+            raise ValueError(f"{arg} must be one of the values in {arg}_choices, got {value!r}")
+    if optimizer not in optimizers:
+        raise ValueError(f"optimizer must be one of {optimizers}, got {optimizer!r}")
+    clip_by_label, schedule_by_label = dict(clip_choices), dict(schedule_choices)
+
+    def call(optimizer, clip, schedule, **kwargs):
+        # menus hold labels (a None value would show as an empty menu in ipywidgets)
+        return plain_fn(optimizer=optimizer, clip=clip_by_label[clip],
+                        schedule=schedule_by_label[schedule], **kwargs)
+
+    clip_label = next(label for label, v in clip_choices if v == clip)
+    schedule_label = next(label for label, v in schedule_choices if v == schedule)
+    if not has_widgets():
+        return explorer(call, {"optimizer": _Fixed(optimizer), "clip": _Fixed(clip_label),
+                               "schedule": _Fixed(schedule_label)}, fixed=fixed)
+    import ipywidgets as w
+
+    controls = {
+        "optimizer": w.Dropdown(options=list(optimizers), value=optimizer,
+                                description="optimizer"),
+        "clip": w.Dropdown(options=list(clip_by_label), value=clip_label,
+                           description="clipping"),
+        "schedule": w.Dropdown(options=list(schedule_by_label), value=schedule_label,
+                               description="schedule"),
+    }
+    return explorer(call, controls, initial=initial, fixed=fixed,
+                    title="Optimizer, gradient clipping and sequence-length schedule: "
+                          "pick, then press Run to retrain")
+
+
+# --------------------------------------------------------------------------- notebook 03
+
+
+def truncation_explorer(plain_fn: Callable[..., Any], maxlen: int, max_len: int,
+                        side: str = "post", *, initial: Any = None,
+                        fixed: Mapping[str, Any] | None = None):
+    """Return a maxlen slider + side menu + Run button around ``plain_fn(maxlen=..., side=...)``.
+
+    Args:
+        plain_fn: e.g. ``asis.truncation_report``; returns a figure or ``(figure, ...)``.
+        maxlen: the slider's start value (the notebook's headless value).
+        max_len: the slider's upper end (the documents' length).
+        side: the menu's start value, "pre" (keep the end) or "post" (keep the start).
+        initial: the figure of the headless call, shown until the first click.
+        fixed: other keyword arguments for ``plain_fn`` (sizes, epochs, seed).
+    """
+    if side not in ("pre", "post"):
+        raise ValueError(f"side must be 'pre' or 'post', got {side!r}")
+    if not has_widgets():
+        return explorer(plain_fn, {"maxlen": _Fixed(maxlen), "side": _Fixed(side)}, fixed=fixed)
+    import ipywidgets as w
+
+    controls = {"maxlen": int_slider("maxlen", maxlen, 1, max_len),
+                "side": w.Dropdown(options=[("pre: keep the end", "pre"),
+                                            ("post: keep the start", "post")],
+                                   value=side, description="side")}
+    return explorer(plain_fn, controls, initial=initial, fixed=fixed,
+                    title="Truncation: tokens kept and which end to cut; press Run to retrain")

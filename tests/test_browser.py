@@ -32,7 +32,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-RUN_ALL_TIMEOUT_MS = 240_000  # smoke profile, plus kernel start, on a busy 2-core machine
+# smoke profile, plus kernel start, on a busy 2-core machine
+RUN_ALL_TIMEOUT_MS = int(os.environ.get("COURSE_BROWSER_RUN_MS", "240000"))
 
 sync_api = pytest.importorskip(
     "playwright.sync_api",
@@ -71,6 +72,7 @@ def lab(tmp_path_factory):
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, COURSE_PROFILE="smoke", COURSE_OUTPUT_DIR=str(folder / "output"),
                JUPYTER_RUNTIME_DIR=str(folder / "runtime"), TF_NUM_INTEROP_THREADS="1")
+    env.pop("MPLBACKEND", None)  # the tests' Agg backend would hide the student's inline plots
     command = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
@@ -97,6 +99,16 @@ def lab(tmp_path_factory):
         log.close()
 
 
+def _accept_kernel_dialog(page) -> None:
+    """Accept JupyterLab's "Select Kernel" dialog if it shows (it may, on a fresh profile)."""
+    accept = page.locator(".jp-Dialog button.jp-mod-accept")
+    try:
+        accept.wait_for(state="visible", timeout=15_000)
+    except sync_api.TimeoutError:
+        return
+    accept.click()
+
+
 def _figure_src(page) -> str:
     """Return the data URL of the figure inside the widget's output area ('' if none)."""
     return page.evaluate("""() => {
@@ -105,6 +117,7 @@ def _figure_src(page) -> str:
     }""")
 
 
+@pytest.mark.timeout(600)
 def test_notebook_06_widget_retrains_and_redraws(lab):
     base, token, _folder = lab
     ARTIFACTS.mkdir(exist_ok=True)
@@ -116,10 +129,13 @@ def test_notebook_06_widget_retrains_and_redraws(lab):
             page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
             page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+            _accept_kernel_dialog(page)
             # wait for the kernel, then run everything the way a student's "Run All" does
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                    timeout=90_000)
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            # fire and forget: the command's promise resolves only when every cell has run
+            page.evaluate("() => { void window.jupyterapp.commands.execute("
+                          "'notebook:run-all-cells'); }")
             page.wait_for_function(
                 """() => {
                     const prompts = [...document.querySelectorAll(
@@ -166,5 +182,8 @@ def test_notebook_06_widget_retrains_and_redraws(lab):
             assert after and after != before
             status = widget.first.locator(".widget-label").last.inner_text()
             assert "done in" in status, status
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "06_failure.png"), full_page=False)
+            raise
         finally:
             browser.close()

@@ -13,11 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # the whole course at smoke, on 2 busy cores
 def test_course_run_smoke_end_to_end(tmp_path):
     out = tmp_path / "smoke-run"
     done = subprocess.run([sys.executable, "-m", "course_lib.cli", "run", "--profile", "smoke",
                            "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
-                          timeout=3600)
+                          timeout=2300)
     print(done.stdout[-5000:])
     manifest = json.loads((out / "manifest.json").read_text())
     names = [p.stem for p in runner.discover(ROOT / "notebooks")]
