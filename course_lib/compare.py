@@ -2,8 +2,8 @@
 
 Notebook 11 trains every technique of the course on ONE shared long marker task
 (:func:`course_lib.data.marker_task`, marker at step 0, so the signal is as far from the
-end as it can be) with :func:`run_all`. Notebooks 07 and 08 use the smaller helpers
-(:func:`chunk`, :func:`encode_in_chunks`, :func:`code_size_run`, :func:`n_splits_run`).
+end as it can be) with :func:`run_all`. Notebook 07 uses the smaller helpers
+(:func:`chunk`, :func:`encode_in_chunks`, :func:`code_size_run`).
 
 How memory is measured (say which when you quote it):
 
@@ -267,37 +267,6 @@ def truncated_run(
                truncate(x_test, maxlen, side), y_test, epochs, 32)
     print(f"raw input truncated ({side}) to {maxlen} steps: accuracy {acc:.3f}")
     return acc
-
-
-def n_splits_run(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_test: np.ndarray,
-    y_test: np.ndarray,
-    n_splits: int,
-    *,
-    units: int = 16,
-    epochs: int = 10,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Train :func:`course_lib.models.split_bilstm_classifier` with ``n_splits`` pieces.
-
-    Returns:
-        dict with ``n_splits``, ``piece_len`` (steps each LSTM reads), ``acc`` (test
-        accuracy) and ``seconds`` (wall-clock training time).
-    """
-    from course_lib.models import split_bilstm_classifier
-
-    _seed_weights(seed)
-    seq_len = x_train.shape[1]
-    model = split_bilstm_classifier(seq_len, x_train.shape[2], n_splits, units)
-    began = time.perf_counter()
-    acc = _fit(model, x_train, y_train, x_test, y_test, epochs, 32)
-    seconds = time.perf_counter() - began
-    print(f"{n_splits:>3} splits of {seq_len // n_splits:>4} steps: accuracy {acc:.3f}, "
-          f"{seconds:.1f} s")
-    return {"n_splits": n_splits, "piece_len": seq_len // n_splits, "acc": acc,
-            "seconds": seconds}
 
 
 # ----------------------------------------------------------------------------- notebook 11
@@ -668,30 +637,4 @@ def code_size_demo(
         result["autoencoder"], data[2], chunk_len,
         title=f"code size {code_size}: MSE {result['recon_mse']:.3f}, "
               f"accuracy on codes {result['code_acc']:.2f}")
-    return fig, result
-
-
-def n_splits_demo(
-    n_splits: int,
-    *,
-    data: tuple,
-    units: int = 16,
-    epochs: int = 10,
-    seed: int = 0,
-):
-    """Train the split bidirectional model with ``n_splits`` and draw where the cuts fall.
-
-    Returns:
-        ``(fig, result)``: a trace with the piece boundaries, and :func:`n_splits_run`'s dict.
-    """
-    from course_lib import plots
-
-    result = n_splits_run(*data, n_splits, units=units, epochs=epochs, seed=seed)
-    x_test = data[2]
-    fig, ax = plots.figure(
-        f"{n_splits} pieces of {result['piece_len']} steps: accuracy {result['acc']:.2f} "
-        f"in {result['seconds']:.1f} s", "time (steps)", "channel 0 (a.u.)", size=(8, 3.2))
-    ax.plot(x_test[0, :, 0], color="#999999", linewidth=0.8)
-    for edge in range(result["piece_len"], x_test.shape[1], result["piece_len"]):
-        ax.axvline(edge, color=plots.color_for("bidirectional halves"), linewidth=1.5)
     return fig, result

@@ -603,3 +603,18 @@ def eeg_signals(
          "burst_len": burst_len},
     )
     return x.astype(np.float32), y, info
+
+
+_PRICE_NAMES = ("commodity_prices", "q_value_targets", "lagged_differences")
+
+
+def __getattr__(name: str) -> Any:
+    """Serve seed 002's price generator from here too (it lives in `course_lib.prices`).
+
+    Loaded lazily because `prices` itself builds on this module.
+    """
+    if name in _PRICE_NAMES:
+        from course_lib import prices
+
+        return getattr(prices, name)
+    raise AttributeError(f"module 'course_lib.data' has no attribute {name!r}")

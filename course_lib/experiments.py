@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ OPTIMIZERS = ("sgd", "rmsprop", "adam", "adagrad", "adadelta")
 CLIP_KINDS = ("clipnorm", "clipvalue", "global_clipnorm")
 X_AXES = ("epoch", "seconds", "updates", "timesteps")
 SEED_SCHEDULE = (100, 50, 10, 2, 1)
+_MODELS: dict[str, Any] = {}  # the model shared by run_experiment calls (see there)
 
 
 # ----------------------------------------------------------------------------------------
@@ -129,7 +131,7 @@ def make_optimizer(
         raise TypeError(f"name must be a string, one of {OPTIMIZERS}")
     key = name.strip().lower()
     if key not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        raise ValueError(f"name must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
     learning_rate = _check_float("learning_rate", learning_rate, 0.0, 10.0)
     if learning_rate <= 0:
         raise ValueError(f"learning_rate must be in (0, 10], got {learning_rate}")
@@ -248,6 +250,7 @@ class Experiment:
         schedule: ``None`` (full length, n = 1 every epoch) or the ``splits`` of a
             :class:`SequenceLengthSchedule`.
         patience: the schedule's patience in epochs.
+        min_delta: the schedule's smallest loss decrease that counts as an improvement.
     """
 
     name: str
@@ -256,6 +259,7 @@ class Experiment:
     clip: tuple[str, float] | None = None
     schedule: tuple[int, ...] | None = None
     patience: int = 20
+    min_delta: float = 0.0
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -267,7 +271,7 @@ class Experiment:
                 raise ValueError(f"clip kind must be one of {CLIP_KINDS}, got {self.clip[0]!r}")
         self.make_optimizer()  # validates optimizer, learning rate and clip value
         if self.schedule is not None:
-            SequenceLengthSchedule(self.schedule, self.patience)
+            SequenceLengthSchedule(self.schedule, self.patience, self.min_delta)
 
     def make_optimizer(self) -> keras.optimizers.Optimizer:
         """Return a fresh optimizer for this configuration."""
@@ -278,7 +282,7 @@ class Experiment:
         """Return a fresh schedule, or None for full-length training."""
         if self.schedule is None:
             return None
-        return SequenceLengthSchedule(self.schedule, self.patience)
+        return SequenceLengthSchedule(self.schedule, self.patience, self.min_delta)
 
 
 @dataclass
@@ -288,7 +292,8 @@ class RunResult:
     ``loss`` is the full-length MSE after each epoch with the noise layers off (the same
     quantity for every configuration); ``train_loss`` is the mean loss of the epoch's
     chunks as seen while training (noise on, weights changing). ``seconds`` counts only
-    training passes (TensorFlow's graph tracing included), not the evaluations.
+    training passes, not the evaluations; :func:`run_experiment` builds the graphs before
+    the clock starts, so every run is timed alike.
     """
 
     name: str
@@ -321,6 +326,11 @@ class RunResult:
     def largest_spike(self) -> float:
         """Largest rise of the loss above its best value so far (0 if it never rose)."""
         return largest_spike(self.loss)
+
+    def spike_after(self, epoch: int) -> float:
+        """Largest spike counting only the losses from ``epoch`` on (skips a start-up jump)."""
+        epoch = check_positive_int("epoch", epoch, minimum=0)
+        return largest_spike(self.loss[epoch:])
 
     def curve(self, x_axis: str = "epoch") -> tuple[list[float], list[float]]:
         """Return ``(x, loss)`` with x in epochs, seconds, updates or timesteps."""
@@ -364,9 +374,56 @@ def _check_xy(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+_STEP_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _step_functions(model: keras.Model):
+    """Return ``(grad_step, evaluate)`` tf.functions for ``model``, traced once per model.
+
+    Keras' ``train_on_batch`` traces a new graph for every compiled optimizer (seconds per
+    run on a CPU); computing the gradients in one graph per model and letting the
+    optimizer apply them eagerly lets every run of a notebook share one trace.
+    """
+    import tensorflow as tf
+
+    if model not in _STEP_FUNCTIONS:
+        # any number of timesteps: one trace serves every chunk length of a schedule
+        signature = [tf.TensorSpec((model.inputs[0].shape[0], None, model.inputs[0].shape[2])),
+                     tf.TensorSpec((model.outputs[0].shape[0], None, model.outputs[0].shape[2]))]
+
+        @tf.function(input_signature=signature)
+        def grad_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+            return loss, tape.gradient(loss, model.trainable_variables)
+
+        @tf.function(input_signature=signature)
+        def evaluate(x, y):
+            return tf.reduce_mean(tf.square(model(x, training=False) - y))
+
+        _STEP_FUNCTIONS[model] = (grad_step, evaluate)
+    return _STEP_FUNCTIONS[model]
+
+
+def _apply_function(optimizer: keras.optimizers.Optimizer, weights: list) -> Any:
+    """Return a compiled ``apply(grads)`` for ``optimizer`` (eager updates are ~50x slower)."""
+    import tensorflow as tf
+
+    if not optimizer.built:
+        optimizer.build(weights)
+
+    @tf.function(autograph=False)
+    def apply_step(grads):
+        optimizer.apply(grads, weights)
+
+    # trace now, so a run's timing does not include building the graph
+    apply_step.get_concrete_function([tf.TensorSpec(v.shape, v.dtype) for v in weights])
+    return apply_step
+
+
 def _evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
     reset_lstm_states(model)
-    loss = float(model.test_on_batch(x, y))
+    loss = float(_step_functions(model)[1](x, y))
     reset_lstm_states(model)
     return loss
 
@@ -377,11 +434,12 @@ def train_with_schedule(
     y: Any,
     *,
     epochs: int,
+    optimizer: keras.optimizers.Optimizer | None = None,
     schedule: SequenceLengthSchedule | None = None,
     name: str = "run",
     verbose: bool = False,
 ) -> RunResult:
-    """Train a compiled stateful model for ``epochs`` passes, chunked as ``schedule`` says.
+    """Train a stateful model on the MSE for ``epochs`` passes, chunked as ``schedule`` says.
 
     Each epoch: reset the LSTM states, feed the ``n`` chunks of every sequence in order
     (one weight update per chunk, batch = all sequences), then measure the full-length
@@ -389,9 +447,10 @@ def train_with_schedule(
     ``status="diverged"`` instead of training on garbage.
 
     Args:
-        model: compiled model whose batch size equals ``x.shape[0]``.
+        model: model whose batch size equals ``x.shape[0]``.
         x: ``[sequences, timesteps, features]``; y: ``[sequences, timesteps, outputs]``.
         epochs: passes over the data (>= 1).
+        optimizer: applies the gradients; None uses the one the model was compiled with.
         schedule: a :class:`SequenceLengthSchedule`; None trains on full length (n = 1).
         name: label stored in the result.
         verbose: print one line per epoch.
@@ -407,6 +466,13 @@ def train_with_schedule(
     if batch is not None and batch != x.shape[0]:
         raise ValueError(f"model's batch size {batch} must equal the number of sequences "
                          f"{x.shape[0]} (batch = all sequences)")
+    if optimizer is None:
+        optimizer = getattr(model, "optimizer", None)
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise TypeError("optimizer must be a keras optimizer (or compile the model with one)")
+    grad_step = _step_functions(model)[0]
+    weights = model.trainable_variables
+    apply_step = _apply_function(optimizer, weights)
     length = x.shape[1]
     if schedule is not None:
         if not isinstance(schedule, SequenceLengthSchedule):
@@ -428,7 +494,9 @@ def train_with_schedule(
         total = 0.0
         start = time.perf_counter()
         for a, b in chunk_bounds(length, n):
-            total += float(model.train_on_batch(x[:, a:b], y[:, a:b])) * (b - a)
+            loss, grads = grad_step(x[:, a:b], y[:, a:b])
+            apply_step(grads)
+            total += float(loss) * (b - a)
         seconds += time.perf_counter() - start
         updates += n
         steps += x.shape[0] * length
@@ -460,13 +528,15 @@ def run_experiment(
     seed: int = 42,
     model_kwargs: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Build a fresh model (same seed, same initial weights), compile it, train it.
+    """Train a model from the same initial weights with this experiment's settings.
 
     Args:
         experiment: the configuration.
         x, y: training data ``[sequences, timesteps, features]`` / ``[..., 2]``.
         epochs: passes over the data.
         seed: seeds the weights and the noise layers, so runs differ only by configuration.
+            Runs with the same data shape, seed and ``model_kwargs`` reuse one model, reset
+            to the same initial weights, so the graph is traced only once.
         model_kwargs: extra arguments for :func:`price_q_model` (sizes, noise).
 
     Returns:
@@ -477,12 +547,24 @@ def run_experiment(
     from course_lib.environment import set_seed
 
     x, y = _check_xy(x, y)
-    set_seed(seed)
-    keras.backend.clear_session()
-    model = price_q_model(x.shape[0], x.shape[2], **(model_kwargs or {}))
-    model.compile(optimizer=experiment.make_optimizer(), loss="mse")
-    result = train_with_schedule(model, x, y, epochs=epochs, schedule=experiment.make_schedule(),
-                                 name=experiment.name)
+    kwargs = dict(model_kwargs or {})
+    key = (x.shape[0], x.shape[2], seed, tuple(sorted(kwargs.items())))
+    if _MODELS.get("key") != key:
+        # one model per notebook set-up: its traced graph is reused by every run
+        set_seed(seed)
+        keras.backend.clear_session()
+        model = price_q_model(x.shape[0], x.shape[2], **kwargs)
+        initial = [v.numpy() for v in model.variables]
+        grad_step, evaluate = _step_functions(model)
+        grad_step(x, y)  # trace and run once, so no run's timing includes building the graph
+        evaluate(x, y)
+        _MODELS.update(key=key, model=model, initial=initial)
+    model = _MODELS["model"]
+    for variable, value in zip(model.variables, _MODELS["initial"], strict=True):
+        variable.assign(value)  # same initial weights and noise stream for every run
+    result = train_with_schedule(model, x, y, epochs=epochs,
+                                 optimizer=experiment.make_optimizer(),
+                                 schedule=experiment.make_schedule(), name=experiment.name)
     result.config = {**asdict(experiment), "seed": seed, "epochs": epochs,
                      "model": dict(model_kwargs or {})}
     state = f"DIVERGED at epoch {result.stopped_epoch}" if result.status != "ok" else "ok"
@@ -546,3 +628,75 @@ def plot_runs(results: Sequence[RunResult], title: str, x_axes: Sequence[str] = 
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title)
     return fig
+
+
+def training_demo(
+    optimizer: str,
+    clip: tuple[str, float] | None,
+    schedule: tuple[int, ...] | None,
+    *,
+    x: Any,
+    y: Any,
+    epochs: int,
+    learning_rate: float = 0.01,
+    patience: int = 20,
+    min_delta: float = 0.0,
+    baseline: RunResult | None = None,
+    seed: int = 42,
+    model_kwargs: dict[str, Any] | None = None,
+):
+    """Train one configuration and plot it next to a baseline run (notebook 10's widget).
+
+    Args:
+        optimizer: one of :data:`OPTIMIZERS`.
+        clip: ``None`` or ``(kind, value)`` with kind in :data:`CLIP_KINDS`.
+        schedule: ``None`` (full length) or the chunk counts of a sequence-length schedule.
+        x, y: training data ``[sequences, timesteps, n_lags]`` / ``[..., 2]``.
+        epochs: passes over the data.
+        learning_rate: the optimizer's step size.
+        patience, min_delta: the schedule's settings.
+        baseline: an earlier run drawn for comparison (e.g. the SGD baseline), or None.
+        seed: model seed.
+        model_kwargs: extra arguments for :func:`price_q_model`.
+
+    Returns:
+        ``(figure, RunResult)``: loss against epochs and against training seconds.
+    """
+    if baseline is not None and not isinstance(baseline, RunResult):
+        raise TypeError(f"baseline must be a RunResult or None, got {type(baseline).__name__}")
+    parts = [optimizer] + ([f"{clip[0]}={clip[1]:g}"] if clip else [])
+    parts += [f"schedule {list(schedule)}"] if schedule else []
+    experiment = Experiment(" + ".join(parts), optimizer, learning_rate, clip=clip,
+                            schedule=None if schedule is None else tuple(schedule),
+                            patience=patience, min_delta=min_delta)
+    result = run_experiment(experiment, x, y, epochs=epochs, seed=seed, model_kwargs=model_kwargs)
+    runs = [baseline, result] if baseline is not None else [result]
+    fig = plot_runs(runs, f"{experiment.name}: loss per epoch and per second")
+    return fig, result
+
+
+def gradient_norms(model: keras.Model, x: Any, y: Any) -> dict[str, float]:
+    """Return the norm of the MSE gradient of each weight tensor, and their global norm.
+
+    Computed once on the full-length data with the states reset (noise layers on, as in
+    training). Use it to see whether a clipping threshold would act at all.
+
+    Args:
+        model: a model from :func:`price_q_model` (compiled or not).
+        x, y: ``[sequences, timesteps, n_lags]`` / ``[sequences, timesteps, 2]``.
+
+    Returns:
+        ``{weight path: norm, ..., "global": norm over all weights}``.
+    """
+    import tensorflow as tf
+
+    x, y = _check_xy(x, y)
+    reset_lstm_states(model)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+    grads = tape.gradient(loss, model.trainable_variables)
+    reset_lstm_states(model)
+    norms = {v.path: float(tf.norm(g)) for v, g in zip(model.trainable_variables, grads,
+                                                         strict=True)}
+    norms["global"] = float(tf.linalg.global_norm(grads))
+    return norms

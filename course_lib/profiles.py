@@ -34,10 +34,57 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "marker_samples": (64, 800, 2000),
         "marker_epochs": (1, 12, 30),
     },
-    "02": {},  # as-is (issue 5)
-    "03": {},  # truncate (issue 5)
-    "04": {},  # summarize (issue 5)
-    "05": {},  # random sampling (issue 5)
+    "02": {  # as-is (issue 5)
+        "seq_lengths": ((10, 20), (20, 50, 100, 200, 400), (25, 50, 100, 250, 500, 1000, 2000)),
+        "n_samples": (32, 512, 2000),  # marker-task sequences per T (a quarter held out)
+        "epochs": (2, 15, 30),
+        "units": (4, 32, 64),
+        "batch_size": (16, 32, 32),
+        "good_accuracy": (0.9, 0.9, 0.9),  # held-out accuracy that counts as learned
+        "target_samples": (25_000, 25_000, 25_000),  # a realistic data set (IMDB-sized)
+        "target_epochs": (20, 20, 20),
+        "budget_hours": (1.0, 1.0, 1.0),  # how long we are willing to wait for one run
+    },
+    "03": {  # truncate (issue 5)
+        "seq_len": (60, 500, 2000),  # tokens per Zipf document before truncation
+        "maxlen": (10, 50, 200),  # tokens the truncation keeps
+        "n_samples": (32, 512, 2000),
+        "vocab_size": (300, 1000, 5000),
+        "region": (0.1, 0.1, 0.1),  # share of the document holding the sentiment words
+        "positions": (("start", "end"), ("start", "end", "anywhere"),
+                      ("start", "end", "anywhere")),
+        "units": (4, 16, 32),
+        "embed_dim": (4, 8, 16),
+        "epochs": (2, 6, 10),
+        "batch_size": (16, 32, 32),
+        "widget_maxlen": (10, 100, 400),  # the headless twin of the (maxlen, side) widget
+        "widget_side": ("post", "post", "post"),
+        "widget_positions": (("start",), ("start", "end"), ("start", "end")),
+    },
+    "04": {  # summarize (issue 5)
+        "seq_len": (100, 400, 2000),  # tokens per document
+        "n_samples": (64, 800, 4000),
+        "vocab_size": (300, 1000, 5000),
+        "n_planted": (3, 3, 3),  # sentiment words per document
+        "keep_fractions": ((0.2,), (0.05, 0.1, 0.2, 0.4), (0.02, 0.05, 0.1, 0.2, 0.5)),
+        "keep_fraction": (0.2, 0.2, 0.2),  # the main fraction; must be in keep_fractions
+        "embed_dim": (4, 16, 32),
+        "units": (4, 16, 32),
+        "epochs": (1, 10, 10),
+    },
+    "05": {  # random sampling (issue 5)
+        "seq_len": (64, 512, 4096),  # T of the EEG-like traces
+        "n_samples": (40, 400, 2000),
+        "n_bursts": (2, 4, 8),  # class-carrying bursts per trace
+        "burst_len": (16, 32, 32),
+        "burst_amp": (3.0, 3.0, 3.0),
+        "noise": (0.3, 0.3, 0.3),
+        "window": (16, 64, 256),  # steps every shortened input keeps (and the window length)
+        "n_windows": (2, 8, 16),  # windows per sequence for augmentation (widget start)
+        "test_window_counts": ((1, 2), (1, 2, 4, 8, 16), (1, 2, 4, 8, 16, 32)),
+        "units": (4, 16, 32),
+        "epochs": (1, 10, 20),
+    },
     "06": {  # TBPTT (issue 4)
         "diagram_seq_len": (20, 20, 20),
         "diagram_pairs": (((4, 8), (4, 4), (8, 3)),) * 3,
@@ -86,20 +133,63 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
     "08": {
         "seq_len": (64, 512, 4096),  # T of the EEG-like traces
         "n_samples": (40, 400, 2000),
-        "n_bursts": (2, 4, 8),
+        "n_bursts": (2, 4, 8),  # class-carrying bursts per trace
         "burst_len": (16, 32, 32),
-        "units": (8, 16, 32),
+        "burst_amp": (3.0, 3.0, 3.0),
+        "noise": (0.3, 0.3, 0.3),
+        "units": (4, 16, 32),
         "epochs": (1, 10, 20),
+        "learning_rate": (3e-3, 3e-3, 3e-3),  # 1e-2 made the conv model diverge at cpu
         "n_pieces": (4, 8, 16),  # parallel subsequences / conv stride / projection window
-        "n_splits": (4, 8, 16),  # the widget's starting number of splits
-        "split_list": ((2, 4), (2, 4, 8, 16), (2, 4, 8, 16, 32, 64)),
+        "proj_dim": (4, 8, 16),  # numbers per projected step
+        "n_splits": (4, 8, 16),  # the widget's starting number of splits (in split_list)
+        "split_list": ((4,), (2, 8, 32), (2, 4, 8, 16, 32, 64)),
         "dna_len": (64, 512, 4096),
         "dna_samples": (40, 400, 2000),
+        "n_motifs": (2, 4, 4),  # copies of the class motif per DNA sequence
         "kmer": (4, 4, 4),  # bases per hashed id
-        "n_buckets": (64, 256, 1024),
+        "n_buckets": (64, 1024, 1024),
     },
-    "09": {},  # preparing data for TBPTT (issue 4)
-    "10": {},  # seed 002 experiments (issue 6)
+    "09": {
+        "seq_len": (96, 480, 2000),  # T of every noisy-sine sequence
+        "period": (24, 40, 100),  # steps per sine cycle (what the ACF should find)
+        "noise": (1.0, 1.0, 1.0),  # std of the observation noise
+        "n_train": (8, 32, 64),
+        "n_test": (4, 16, 32),
+        "batch_size": (4, 16, 32),  # sequences side by side; must divide n_train
+        "units": (4, 16, 32),
+        "epochs": (1, 5, 10),
+        "learning_rate": (1e-2, 1e-2, 5e-3),
+        "naive_len": (12, 120, 250),  # an arbitrary factor of seq_len
+        "k1": (12, 40, 100),  # decoupled TBPTT: steps between updates
+        "k2": (12, 80, 200),  # decoupled TBPTT: gradient horizon (smoke: k1, one trace)
+        "grid_lengths": ((12,), (5, 10, 40, 120, 480), (25, 50, 100, 200, 400, 1000, 2000)),
+        "grid_extra": ((30,), (50,), (150, 300)),  # non-factors: padded and masked
+        "grid_repeats": (1, 2, 30),
+        "show_steps": (96, 200, 400),  # test steps drawn in the forecast plots
+    },
+    "10": {  # seed 002 experiments (issue 6)
+        "n_sequences": (15, 15, 15),  # batch = all sequences (seed: 15)
+        "steps": (32, 300, 20000),  # training timesteps per sequence (seed: 20,000)
+        "n_lags": (16, 128, 128),  # past price changes per input step (seed: 128)
+        "periods": ((6.0, 10.0), (50.0, 130.0), (50.0, 130.0)),  # the two waves' periods
+        "noise_variance": (1e-4, 1e-4, 1e-4),  # std 0.01, what the seed's code drew
+        "angle_step": (0.01, 0.01, 0.01),  # amplitude angle drift per step (seed)
+        "decimals": (2, 2, 2),  # prices quoted in cents
+        "gamma": (0.9, 0.9, 0.9),  # discount of the Q-values
+        "plot_steps": (200, 2000, 20000),  # length of the series drawn
+        "units": (4, 32, 64),  # Dense and LSTM width (the seed does not say)
+        "layer_noise": (0.05, 0.05, 0.05),  # std of the GaussianNoise layers
+        "epochs": (2, 30, 300),
+        "learning_rate": (0.01, 0.01, 0.01),  # the seed's rate, for every optimizer
+        "schedule": ((4, 2, 1), (15, 10, 5, 2, 1), (100, 50, 10, 2, 1)),  # chunks per sequence
+        "patience": (1, 3, 20),  # epochs without improvement before the next stage
+        "clipnorm": (0.1, 0.1, 0.1),  # main clipping threshold (see the notebook)
+        "clipvalue": (0.01, 0.01, 0.01),
+        "global_clipnorm": (0.3, 0.3, 0.3),
+        "other_clipnorms": ((1.0, 0.01), (1.0, 0.01), (1.0, 0.01)),  # the seed's future work
+        "demo_epochs": (1, 10, 50),  # epochs per widget run
+    },
     "11": {
         "seq_len": (80, 600, 4000),  # T of the shared marker task
         "budget": (20, 30, 100),  # L: longest sequence a shortened technique may read

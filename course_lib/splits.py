@@ -16,6 +16,8 @@ state from subsequence ``j`` to ``j + 1``; reset it after every ``m`` batches.
 The six techniques: :func:`as_is`, :func:`naive_split`, :func:`domain_split`,
 :func:`padded_split` (used by :func:`grid_search` for non-factors), :func:`one_step_split`
 and :func:`decoupled_plan` (for ``course_lib.tbptt``). :func:`join` undoes any split.
+:func:`split_by` builds any of them by name; :func:`train_plan` trains and scores one plan the
+same way for every technique (notebook 09).
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ __all__ = [
     "fit_plan",
     "predict_plan",
     "TECHNIQUES",
+    "split_by",
+    "RunResult",
+    "train_plan",
+    "plot_grid",
+    "split_choice",
+    "clear_cache",
 ]
 
 TECHNIQUES = ("as-is", "naive split", "domain split", "padded split", "one step", "decoupled")
@@ -122,8 +130,10 @@ def pad_to_multiple(
         padded: same rank as ``x``, time axis ``ceil(T / multiple) * multiple``;
         mask: bool ``[sequences, padded timesteps]``, True where a step is real.
     """
-    if not isinstance(x, np.ndarray) or x.ndim < 2:
-        raise ValueError("x must be a numpy array with >= 2 dimensions [sequences, timesteps]")
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a numpy array, got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(f"x must have >= 2 dimensions [sequences, timesteps], got shape {x.shape}")
     multiple = check_positive_int("multiple", multiple)
     if side not in ("post", "pre"):
         raise ValueError(f"side must be 'post' or 'pre', got {side!r}")
@@ -823,3 +833,282 @@ def predict_plan(model, plan: SplitPlan) -> np.ndarray:
         if plan.reset_mask[b]:
             reset_states(model)
     return join(plan, np.concatenate(pieces, axis=0))
+
+
+# --------------------------------------------------------------------------- one run per technique
+
+
+def split_by(
+    technique: str,
+    x: np.ndarray,
+    y: np.ndarray | None,
+    sub_len: int | None = None,
+    *,
+    batch_size: int | None = None,
+    k2: int | None = None,
+    rule: str = "period",
+) -> SplitPlan:
+    """Build the plan of ``technique`` (one of :data:`TECHNIQUES`) with one call.
+
+    Args:
+        technique: ``"as-is"``, ``"naive split"``, ``"domain split"``, ``"padded split"``,
+            ``"one step"`` or ``"decoupled"``.
+        x, y: ``[n, T, F]`` inputs and targets (see :func:`make_plan`).
+        sub_len: piece length for naive/padded split; ``k1`` for decoupled; ignored by the
+            others (as-is uses T, one step uses 1, domain split reads the ACF).
+        batch_size: sequences per batch (must divide n; default n).
+        k2: gradient horizon for decoupled (default ``min(2 * sub_len, T)``).
+        rule: ACF rule for domain split (see :func:`length_from_acf`).
+
+    Returns:
+        A :class:`SplitPlan`.
+    """
+    if technique not in TECHNIQUES:
+        raise ValueError(f"technique must be one of {TECHNIQUES}, got {technique!r}")
+    needs_len = technique in ("naive split", "padded split", "decoupled")
+    if needs_len and sub_len is None:
+        raise ValueError(f"sub_len must be given for technique {technique!r}")
+    if technique == "as-is":
+        return as_is(x, y, batch_size=batch_size)
+    if technique == "naive split":
+        return naive_split(x, y, sub_len, batch_size=batch_size)
+    if technique == "padded split":
+        return padded_split(x, y, sub_len, batch_size=batch_size)
+    if technique == "one step":
+        return one_step_split(x, y, batch_size=batch_size)
+    if technique == "domain split":
+        return domain_split(x, y, rule=rule, batch_size=batch_size)
+    x = _as_3d(x)
+    sub_len = check_positive_int("sub_len", sub_len, maximum=x.shape[1])
+    k2 = min(2 * sub_len, x.shape[1]) if k2 is None else k2
+    return decoupled_plan(x, y, sub_len, k2, batch_size=batch_size)
+
+
+@dataclass
+class RunResult:
+    """What one training run of a plan gave.
+
+    Attributes:
+        technique, sub_len: the plan's technique and piece length (k1 for decoupled).
+        shape: ``[samples, timesteps, features]`` fed to the model.
+        test_mse: mean squared error over every step of the test sequences, predicted
+            from a zero state over whole sequences.
+        seconds: training time.
+        updates: weight updates made.
+        loss: training loss per epoch.
+        predictions: ``[n_test, T, 1]`` test predictions.
+    """
+
+    technique: str
+    sub_len: int
+    shape: tuple[int, int, int]
+    test_mse: float
+    seconds: float
+    updates: int
+    loss: list[float]
+    predictions: np.ndarray
+
+
+def train_plan(
+    plan: SplitPlan,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    units: int = 16,
+    epochs: int = 5,
+    learning_rate: float = 1e-2,
+    seed: int = 0,
+) -> RunResult:
+    """Train a fresh LSTM regressor on ``plan`` and score it on whole test sequences.
+
+    Split plans train a Keras stateful LSTM with :func:`fit_plan` (state reset by the
+    plan's rule); a decoupled plan trains with ``tbptt.TBPTTTrainer(k1, k2)``. Either way
+    the trained weights are copied into the explicit-state twin
+    (``tbptt.lstm_stack``), which then reads each test sequence from start to end, so
+    every technique is scored the same way.
+
+    Args:
+        plan: from :func:`split_by` (or any technique function), with per-step targets.
+        x_test, y_test: ``[n_test, T, F]`` and ``[n_test, T, 1]`` whole test sequences.
+        units: LSTM units.
+        epochs: passes over the training data (>= 1).
+        learning_rate: Adam's step size (> 0).
+        seed: seed of the weight initialisers.
+
+    Returns:
+        A :class:`RunResult`.
+    """
+    from course_lib import tbptt
+
+    if not isinstance(plan, SplitPlan):
+        raise TypeError(f"plan must be a SplitPlan, got {type(plan).__name__}")
+    if plan.y is None or not plan.per_step_targets:
+        raise ValueError("plan must carry per-step targets y [n, T, 1] (this is a forecast task)")
+    x_test = _as_3d(x_test, "x_test")
+    y_test = _as_3d(y_test, "y_test")
+    if x_test.shape[2] != plan.x.shape[2]:
+        raise ValueError(f"x_test must have {plan.x.shape[2]} features, got {x_test.shape[2]}")
+    if y_test.shape[:2] != x_test.shape[:2]:
+        raise ValueError(f"y_test must be [n_test, T, 1] like x_test {x_test.shape[:2]}, "
+                         f"got {y_test.shape}")
+    units = check_positive_int("units", units)
+    epochs = check_positive_int("epochs", epochs)
+    learning_rate = check_fraction("learning_rate", learning_rate, 1e-6, 1.0)
+    n_features = plan.x.shape[2]
+    start = tbptt.lstm_stack(n_features, units, 1, None, seed=seed, name="init").get_weights()
+    twin = _cached(("twin", n_features, units), lambda: tbptt.lstm_stack(
+        n_features, units, 1, None, name="scored"))
+    began = time.perf_counter()
+    if plan.technique == "decoupled":
+        trainer = _cached(("tbptt", n_features, units, learning_rate), lambda: tbptt.TBPTTTrainer(
+            twin, plan.k1, plan.k2, _adam(learning_rate), "mse"))
+        trainer.restart(start, plan.k1, plan.k2)
+        history = trainer.fit(plan.x, plan.y, epochs=epochs, batch_size=plan.batch_size,
+                              shuffle=False, verbose=0)
+        loss, updates = history["loss"], int(sum(history["updates"]))
+    else:
+        model = _cached(("fit", n_features, units, learning_rate, plan.batch_size),
+                        lambda: _compiled_stateful(n_features, units, plan.batch_size,
+                                                   learning_rate))
+        model.set_weights(start)
+        _zero_optimizer(model.optimizer)
+        history = fit_plan(model, plan, epochs=epochs)
+        loss, updates = [float(v) for v in history.history["loss"]], plan.n_batches * epochs
+        tbptt.copy_weights(model, twin)
+    seconds = time.perf_counter() - began
+    zeros = [np.zeros((len(x_test), *s[1:]), dtype=np.float32)
+             for s in (t.shape for t in twin.inputs[1:])]
+    pred = np.asarray(twin.predict([x_test.astype(np.float32), *zeros],
+                                   batch_size=len(x_test), verbose=0)[0])
+    mse = float(np.mean((pred - y_test) ** 2))
+    return RunResult(plan.technique, plan.sub_len if plan.k1 is None else plan.k1, plan.shape,
+                     mse, seconds, updates, loss, pred)
+
+
+# Models and trainers reused across runs: building and tracing a Keras model costs seconds,
+# far more than training one on these small problems. Each run restarts from fresh
+# weights (drawn from its seed) and a zeroed optimizer, so reuse does not change results.
+_CACHE: dict[tuple, Any] = {}
+
+
+def _cached(key: tuple, build: Callable[[], Any]) -> Any:
+    if key not in _CACHE:
+        _CACHE[key] = build()
+    return _CACHE[key]
+
+
+def clear_cache() -> None:
+    """Forget the models :func:`train_plan` keeps for reuse."""
+    _CACHE.clear()
+
+
+def _adam(learning_rate: float):
+    import keras
+
+    return keras.optimizers.Adam(learning_rate)
+
+
+def _compiled_stateful(n_features: int, units: int, batch_size: int, learning_rate: float):
+    from course_lib import tbptt
+
+    model = tbptt.lstm_stack(n_features, units, 1, None, stateful=True, batch_size=batch_size,
+                             name="trained")
+    model.compile(_adam(learning_rate), "mse")
+    return model
+
+
+def _zero_optimizer(optimizer) -> None:
+    """Put Adam back to its just-built state (zero step count and moments)."""
+    if not optimizer.built:
+        return
+    for var in optimizer.variables:
+        if "learning_rate" not in var.path:
+            var.assign(np.zeros(var.shape, dtype=var.dtype))
+
+
+def plot_grid(result: GridResult, *, baseline: float | None = None, title: str = "",
+              ylabel: str = "MSE"):
+    """Draw the grid search as mean +- std of the score per subsequence length.
+
+    Args:
+        result: from :func:`grid_search`.
+        baseline: a reference score drawn as a dashed line (e.g. predict-zero MSE).
+        title: the figure title.
+        ylabel: what the scores are (e.g. "validation MSE").
+
+    Returns:
+        ``(fig, ax)``.
+    """
+    from course_lib import plots
+
+    if not isinstance(result, GridResult):
+        raise TypeError(f"result must be a GridResult, got {type(result).__name__}")
+    repeats = result.scores.shape[1]
+    fig, ax = plots.figure(title or f"Grid search over subsequence lengths ({repeats} repeats)",
+                           "subsequence length (timesteps, log scale)", ylabel)
+    color = plots.color_for("naive split")
+    ax.errorbar(result.lengths, result.mean, yerr=result.std, marker="o", capsize=4,
+                color=color, label="mean ± std over repeats")
+    for i, length in enumerate(result.lengths):
+        ax.scatter([length] * repeats, result.scores[i], s=10, alpha=0.4, color=color)
+    if baseline is not None:
+        ax.axhline(baseline, linestyle="--", color="grey", label="predict 0 (no model)")
+    ax.set_xscale("log")
+    ax.set_xticks(result.lengths, [str(v) for v in result.lengths])
+    ax.xaxis.set_minor_formatter(_null_formatter())
+    ax.legend()
+    return fig, ax
+
+
+def _null_formatter():
+    import matplotlib.pyplot as plt
+
+    return plt.NullFormatter()
+
+
+def split_choice(
+    technique: str,
+    sub_len: int,
+    *,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    batch_size: int | None = None,
+    units: int = 16,
+    epochs: int = 5,
+    learning_rate: float = 1e-2,
+    seed: int = 0,
+    show: int = 200,
+):
+    """Split, train and score one choice; draw a test sequence with its forecast.
+
+    The plain function behind the notebook's split-choice widget.
+
+    Args:
+        technique: one of :data:`TECHNIQUES`.
+        sub_len: piece length (naive/padded split) or k1 (decoupled, k2 = 2 k1).
+        x_train, y_train, x_test, y_test: ``[n, T, 1]`` arrays from :func:`noisy_sine`.
+        batch_size, units, epochs, learning_rate, seed: as in :func:`split_by` and
+            :func:`train_plan`.
+        show: how many of the last test steps to draw (>= 1).
+
+    Returns:
+        ``(fig, result, plan)``.
+    """
+    from course_lib import plots
+
+    show = check_positive_int("show", show)
+    plan = split_by(technique, x_train, y_train, sub_len, batch_size=batch_size)
+    result = train_plan(plan, x_test, y_test, units=units, epochs=epochs,
+                        learning_rate=learning_rate, seed=seed)
+    dims = ", ".join(str(s) for s in plan.shape)
+    fig, ax = plots.figure(f"{technique}: [{dims}] -> test MSE {result.test_mse:.3f}",
+                           "timestep", "value")
+    t = np.arange(x_test.shape[1])[-show:]
+    ax.plot(t, x_test[0, -show:, 0], color="lightgrey", label="noisy input")
+    ax.plot(t, y_test[0, -show:, 0], color="black", label="target (clean, next step)")
+    ax.plot(t, result.predictions[0, -show:, 0], color=plots.color_for(technique),
+            label="forecast")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig, result, plan

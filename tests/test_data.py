@@ -226,3 +226,13 @@ def test_labels_balanced_property(n, classes):
     _, y, _ = data.dna_sequences(n, 40, n_classes=classes, motif_len=4, seed=n)
     counts = np.bincount(y, minlength=classes)
     assert counts.max() - counts.min() <= 1
+
+
+def test_price_generator_is_served_from_data_too():
+    from course_lib import data, prices
+
+    assert data.commodity_prices is prices.commodity_prices
+    assert data.q_value_targets is prices.q_value_targets
+    assert data.lagged_differences is prices.lagged_differences
+    with pytest.raises(AttributeError, match="no_such_generator"):
+        data.no_such_generator  # noqa: B018
