@@ -17,26 +17,25 @@ from collections.abc import Sequence
 from course_lib import profiles
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        msg = f"timeout must be a number of seconds, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if not (0 < value <= 86400):
-        raise argparse.ArgumentTypeError(f"timeout must be > 0 and <= 86400 seconds, got {text}")
-    return value
+def _number_in(name: str, kind: type, low: float, high: float, low_open: bool = False):
+    """Return an argparse ``type`` that parses ``kind`` and checks it lies in the range."""
+    words = {int: "an integer", float: "a number of seconds"}[kind]
+    bound = f"> {low}" if low_open else f">= {low}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be {words}, got {text!r}") from None
+        if not ((value > low if low_open else value >= low) and value <= high):
+            raise argparse.ArgumentTypeError(f"{name} must be {bound} and <= {high}, got {text}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        msg = f"seed must be a non-negative integer, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seed must be a non-negative integer, got {text}")
-    return value
+_positive_seconds = _number_in("timeout", float, 0, 86400, low_open=True)
+_seed = _number_in("seed", int, 0, 2**32 - 1)
 
 
 def _title(path) -> str:

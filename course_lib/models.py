@@ -67,6 +67,15 @@ def _seqtech_compile(model: keras.Model, loss: str, learning_rate: float) -> ker
     return model
 
 
+def _check_builder_args(seq_len: int, n_features: int, units: int, n_classes: int,
+                        *, min_len: int = 1) -> None:
+    """Validate the arguments every classifier builder shares (messages name each one)."""
+    check_positive_int("seq_len", seq_len, minimum=min_len)
+    check_positive_int("n_features", n_features)
+    check_positive_int("units", units)
+    check_positive_int("n_classes", n_classes, minimum=2)
+
+
 def _seqtech_check_split(seq_len: int, parts: int, parts_name: str) -> int:
     """Return ``seq_len // parts`` if ``parts`` divides ``seq_len``, else raise ValueError."""
     check_positive_int(parts_name, parts)
@@ -193,11 +202,8 @@ def halves_bilstm_classifier(
     Returns:
         A compiled model mapping ``[batch, seq_len, n_features]`` to class scores.
     """
-    check_positive_int("seq_len", seq_len, minimum=2)
-    check_positive_int("n_features", n_features)
+    _check_builder_args(seq_len, n_features, units, n_classes, min_len=2)
     half = _seqtech_check_split(seq_len, 2, "2 (halves)")
-    check_positive_int("units", units)
-    check_positive_int("n_classes", n_classes, minimum=2)
     inputs = keras.Input(shape=(seq_len, n_features))
     first = keras.layers.Cropping1D((0, half))(inputs)
     second = keras.layers.Cropping1D((half, 0))(inputs)
@@ -236,11 +242,8 @@ def split_bilstm_classifier(
     Returns:
         A compiled model mapping ``[batch, seq_len, n_features]`` to class scores.
     """
-    check_positive_int("seq_len", seq_len)
-    check_positive_int("n_features", n_features)
+    _check_builder_args(seq_len, n_features, units, n_classes)
     piece = _seqtech_check_split(seq_len, n_splits, "n_splits")
-    check_positive_int("units", units)
-    check_positive_int("n_classes", n_classes, minimum=2)
     inputs = keras.Input(shape=(seq_len, n_features))
     # Fold the pieces into the batch axis: one cuDNN-friendly LSTM call reads them all.
     pieces = keras.ops.reshape(inputs, (-1, piece, n_features))
@@ -278,11 +281,8 @@ def parallel_subsequences_classifier(
     Returns:
         A compiled model mapping ``[batch, seq_len, n_features]`` to class scores.
     """
-    check_positive_int("seq_len", seq_len)
-    check_positive_int("n_features", n_features)
+    _check_builder_args(seq_len, n_features, units, n_classes)
     piece = _seqtech_check_split(seq_len, n_subsequences, "n_subsequences")
-    check_positive_int("units", units)
-    check_positive_int("n_classes", n_classes, minimum=2)
     inputs = keras.Input(shape=(seq_len, n_features))
     pieces = keras.layers.Reshape((n_subsequences, piece, n_features))(inputs)
     side_by_side = keras.layers.Permute((2, 1, 3))(pieces)
@@ -323,12 +323,9 @@ def conv_downsample_classifier(
     Returns:
         A compiled model mapping ``[batch, seq_len, n_features]`` to class scores.
     """
-    check_positive_int("seq_len", seq_len)
-    check_positive_int("n_features", n_features)
+    _check_builder_args(seq_len, n_features, units, n_classes)
     check_positive_int("stride", stride)
     check_positive_int("filters", filters)
-    check_positive_int("units", units)
-    check_positive_int("n_classes", n_classes, minimum=2)
     check_positive_int("n_conv", n_conv)
     if stride**n_conv > seq_len:
         raise ValueError(
@@ -376,12 +373,9 @@ def projection_classifier(
     Returns:
         A compiled model mapping ``[batch, seq_len, n_features]`` to class scores.
     """
-    check_positive_int("seq_len", seq_len)
-    check_positive_int("n_features", n_features)
+    _check_builder_args(seq_len, n_features, units, n_classes)
     steps = _seqtech_check_split(seq_len, window, "window")
     check_positive_int("proj_dim", proj_dim)
-    check_positive_int("units", units)
-    check_positive_int("n_classes", n_classes, minimum=2)
     check_positive_int("seed", seed, minimum=0)
     inputs = keras.Input(shape=(seq_len, n_features))
     blocks = keras.layers.Reshape((steps, window * n_features))(inputs)

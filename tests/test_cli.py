@@ -36,7 +36,8 @@ def test_check_env_json_reports_versions():
         (["run", "--notebooks", "42"], "unknown notebook '42'"),
         (["run", "--timeout", "0"], "timeout must be > 0"),
         (["run", "--timeout", "soon"], "timeout must be a number"),
-        (["run", "--seed", "-2"], "seed must be a non-negative integer"),
+        (["run", "--seed", "-2"], "seed must be >= 0"),
+        (["run", "--seed", "x"], "seed must be an integer"),
         (["report", "/no/such/run"], "has no manifest.json"),
     ],
 )
