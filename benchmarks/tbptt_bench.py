@@ -153,7 +153,7 @@ def markdown(result: dict) -> str:
         f"GPU: {', '.join(m['gpus']) or 'none'}; TensorFlow {m['tensorflow']}, Keras "
         f"{m['keras']}, Python {m['python']}; 1-min load average at start "
         f"{m['load_average_1m']}.",
-        f"Data: {cfg['n_samples']} lag/echo sequences x {cfg['seq_len']} steps, "
+        f"Data: {cfg['samples']} lag/echo sequences x {cfg['seq_len']} steps, "
         f"one LSTM({cfg['units']}) + Dense head, Adam, batch = all sequences; median of "
         f"{cfg['repeats']} epochs after a warm-up epoch.",
         "",
