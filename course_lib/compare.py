@@ -565,10 +565,6 @@ def _main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(_main())
-
-
 # ------------------------------------------------------------------ plain functions of 07, 08
 
 
@@ -638,3 +634,7 @@ def code_size_demo(
         title=f"code size {code_size}: MSE {result['recon_mse']:.3f}, "
               f"accuracy on codes {result['code_acc']:.2f}")
     return fig, result
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -3,6 +3,9 @@
 Every generator returns ``(x, y, info)``: ``x`` in Keras' ``[samples, timesteps,
 features]`` layout (float32 or int32 tokens), targets ``y``, and a :class:`DataInfo`
 that says what the arrays mean.
+
+One real data set is shipped, not generated: :func:`load_acsf1` reads ``data/acsf1.npz``
+(checked against its sha256; see ``data/README.md``).
 """
 
 from __future__ import annotations
@@ -144,6 +147,20 @@ def _check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     return int(seed)
+
+
+def _placement_slack(rng: np.random.Generator, n_rows: int, n_items: int, free: int) -> np.ndarray:
+    """Return int64 ``[n_rows, n_items]``: non-decreasing rows in ``[0, free]``, uniformly.
+
+    Each row is uniform over ALL such rows (sorting independent draws is not: it favours
+    rows of distinct values). Stars and bars: ``n_items`` distinct picks from
+    ``range(free + n_items)``, sorted, minus their rank. Adding ``arange(n_items) *
+    item_len`` gives non-overlapping starts of ``n_items`` items of ``item_len`` steps in
+    ``free + n_items * item_len`` steps, uniform over all placements.
+    """
+    total = free + n_items
+    picks = [rng.choice(total, size=n_items, replace=False) for _ in range(n_rows)]
+    return np.sort(np.array(picks, dtype=np.int64), axis=1) - np.arange(n_items)
 
 
 def train_test_split(
@@ -468,7 +485,8 @@ def dna_sequences(
     """Make DNA-like sequences whose class is a motif planted ``n_motifs`` times.
 
     Background bases are uniform over A/C/G/T; each sequence gets its class's motif
-    (see :func:`class_motifs`) at ``n_motifs`` random, non-overlapping places.
+    (see :func:`class_motifs`) at ``n_motifs`` random, non-overlapping places, uniform
+    over all such placements.
 
     Args:
         n_samples: number of sequences (>= n_classes, classes balanced).
@@ -495,10 +513,9 @@ def dna_sequences(
     rng = np.random.default_rng(_check_seed(seed))
     y = balanced_labels(n_samples, n_classes, rng)
     bases = rng.integers(0, 4, size=(n_samples, seq_len)).astype(np.int32)
-    # Non-overlapping slots: choose n_motifs starts in a shortened line, then spread them.
+    # Non-overlapping slots, uniform over all placements (see _placement_slack).
     free = seq_len - n_motifs * motif_len
-    starts = np.sort(rng.integers(0, free + 1, size=(n_samples, n_motifs)), axis=1)
-    starts = starts + np.arange(n_motifs) * motif_len
+    starts = _placement_slack(rng, n_samples, n_motifs, free) + np.arange(n_motifs) * motif_len
     cols = starts[:, :, None] + np.arange(motif_len)
     bases[np.arange(n_samples)[:, None, None], cols] = motifs[y][:, None, :]
     if encoding == "onehot":
@@ -603,6 +620,125 @@ def eeg_signals(
          "burst_len": burst_len},
     )
     return x.astype(np.float32), y, info
+
+
+# --------------------------------------------------------------------------------------
+# A real data set: ACSF1 (UCR archive), shipped in the repository's data/ folder
+# --------------------------------------------------------------------------------------
+
+ACSF1_FILE = "acsf1.npz"
+# sha256 of data/acsf1.npz as written by data/convert_acsf1.py (see data/README.md)
+ACSF1_SHA256 = "f7ce528f7e8419703f851c968282cf45ac29c699d5ef9d129d11cdb8c34bc13f"
+ACSF1_SPLITS = ("train", "test", "all")
+DATA_DIR_ENV = "COURSE_DATA_DIR"
+
+
+def data_dirs() -> list:
+    """Return the folders searched for shipped data files, in order.
+
+    1. ``$COURSE_DATA_DIR`` if set; 2. ``data/`` next to the ``course_lib`` folder (a git
+    checkout, ``pip install -e .``); 3. ``<prefix>/share/course-lib/data`` where a
+    non-editable ``pip install`` (Colab, Binder) puts the files (pyproject's ``data-files``).
+    """
+    import os
+    import sysconfig
+    from pathlib import Path
+
+    dirs = []
+    if os.environ.get(DATA_DIR_ENV, "").strip():
+        dirs.append(Path(os.environ[DATA_DIR_ENV]).expanduser())
+    dirs.append(Path(__file__).resolve().parent.parent / "data")
+    schemes = [None, f"{os.name}_user"] if os.name != "nt" else [None, "nt_user"]
+    for scheme in schemes:
+        try:
+            base = sysconfig.get_path("data", scheme) if scheme else sysconfig.get_path("data")
+        except KeyError:
+            continue
+        if base:
+            dirs.append(Path(base) / "share" / "course-lib" / "data")
+    return list(dict.fromkeys(dirs))
+
+
+def file_sha256(path) -> str:
+    """Return the hex sha256 of the file at ``path``."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_data_file(name: str, sha256: str, dirs=None):
+    """Return the path of data file ``name`` whose sha256 is ``sha256``; raise if none is.
+
+    Args:
+        name: file name, e.g. ``"acsf1.npz"``.
+        sha256: the expected hex digest.
+        dirs: folders to search (default :func:`data_dirs`).
+
+    Raises:
+        FileNotFoundError: the file is in none of the folders (the message lists them).
+        ValueError: a file was found but its checksum differs (altered or truncated).
+    """
+    from pathlib import Path
+
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        raise ValueError(f"name must be a bare file name such as 'acsf1.npz', got {name!r}")
+    dirs = data_dirs() if dirs is None else [Path(d) for d in dirs]
+    found = [d / name for d in dirs if (d / name).is_file()]
+    if not found:
+        raise FileNotFoundError(
+            f"data file {name!r} not found; looked in: {', '.join(str(d) for d in dirs)}. "
+            f"Run from a checkout of the course (it ships data/{name}), or set "
+            f"{DATA_DIR_ENV} to the folder that holds it.")
+    for path in found:
+        if file_sha256(path) == sha256:
+            return path
+    raise ValueError(
+        f"data file {found[0]} is altered or damaged: its sha256 is {file_sha256(found[0])}, "
+        f"expected {sha256}. Restore it (git checkout data/{name}) or rebuild it with "
+        "data/convert_acsf1.py as data/README.md describes.")
+
+
+def load_acsf1(split: str = "all", *, dirs=None) -> tuple[np.ndarray, np.ndarray, DataInfo]:
+    """Load ACSF1 (UCR archive): 200 appliance power signatures of 1,460 steps, 10 classes.
+
+    The file ``data/acsf1.npz`` is checked against its sha256 before it is read.
+
+    Args:
+        split: ``"train"`` or ``"test"`` (the archive's 100/100 split) or ``"all"`` (both,
+            train first: for your own repeated splits).
+        dirs: folders to search (default :func:`data_dirs`).
+
+    Returns:
+        x: float32 ``[samples, 1460, 1]`` (each series z-normalised by the archive);
+        y: int32 ``[samples]`` in ``0..9``; info (``extra["categories"]`` lists the ten
+        appliance types; the archive does not say which label is which).
+
+    Raises:
+        FileNotFoundError: the file is missing; ValueError: it is altered, or bad ``split``.
+    """
+    if split not in ACSF1_SPLITS:
+        raise ValueError(f"split must be one of {ACSF1_SPLITS}, got {split!r}")
+    path = find_data_file(ACSF1_FILE, ACSF1_SHA256, dirs)
+    with np.load(path, allow_pickle=False) as archive:
+        parts = ("train", "test") if split == "all" else (split,)
+        x = np.concatenate([archive[f"x_{p}"] for p in parts]).astype(np.float32)
+        y = np.concatenate([archive[f"y_{p}"] for p in parts]).astype(np.int32)
+    info = DataInfo(
+        "ACSF1", len(x), x.shape[1], 1, "multiclass", 10,
+        "appliance power consumption signatures (UCR archive), one class per appliance type",
+        {"categories": ACSF1_CATEGORIES, "split": split, "path": str(path)},
+    )
+    return x[:, :, None], y, info
+
+
+# The ten appliance types, as the archive lists them (NOT in label order: undocumented).
+ACSF1_CATEGORIES = ("mobile phone charger", "coffee machine", "computer station", "fridge/freezer",
+                 "Hi-Fi system", "lamp (CFL)", "laptop charger", "microwave oven", "printer",
+                 "television")
 
 
 _PRICE_NAMES = ("commodity_prices", "q_value_targets", "lagged_differences")

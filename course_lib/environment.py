@@ -3,19 +3,196 @@
 ``check_env()`` prints one ``[OK]``/``[MISSING]``/``[OLD]`` line per required package
 (read from the installed package's metadata, i.e. from ``pyproject.toml``), the Python,
 TensorFlow and Keras versions, CPU/GPU, memory, and whether we run on Colab or Binder.
+
+``quiet_tf_env()`` / ``apply_quiet_tf_env()`` keep TensorFlow's C++/absl log lines out of
+the notebooks (``COURSE_TF_LOGS=1`` shows them again); see docs/design.md, "Platforms".
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.machinery
 import importlib.metadata as md
 import os
 import platform
 import re
 import sys
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 DIST_NAME = "course-lib"
+
+# Set ``COURSE_TF_LOGS=1`` to see TensorFlow's C++/absl log lines again (for debugging).
+TF_LOGS_VAR = "COURSE_TF_LOGS"
+# Hides TensorFlow's C++ INFO/WARNING/ERROR lines (FATAL stays); read when TF loads.
+_QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+# Run by IPython at kernel start (PYTHONSTARTUP), so that a notebook that imports keras
+# before course_lib is quiet too.
+KERNEL_STARTUP = Path(__file__).resolve().parent / "kernel_startup.py"
+
+
+def quiet_tf_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return the environment variables that quiet TensorFlow's C++ and absl logging.
+
+    For the environment of a process about to start Python or a Jupyter kernel (the
+    runner's notebook kernels, the browser test's JupyterLab): ``TF_CPP_MIN_LOG_LEVEL``
+    and, unless ``environ`` already has one, ``PYTHONSTARTUP`` pointing at
+    ``course_lib/kernel_startup.py``, which IPython runs before the first cell and which
+    filters the lines TensorFlow's libraries print while they load. Empty when
+    ``COURSE_TF_LOGS=1`` is set in ``environ`` (default ``os.environ``), so a developer
+    can see TensorFlow's own log lines again.
+    """
+    environ = os.environ if environ is None else environ
+    if not isinstance(environ, Mapping):
+        raise TypeError(f"environ must be a mapping of str to str, got {type(environ).__name__}")
+    if environ.get(TF_LOGS_VAR, "").strip() == "1":
+        return {}
+    quiet = dict(_QUIET_TF)
+    if not environ.get("PYTHONSTARTUP"):
+        quiet["PYTHONSTARTUP"] = str(KERNEL_STARTUP)
+    return quiet
+
+
+def apply_quiet_tf_env() -> dict[str, str]:
+    """Quiet TensorFlow's log lines in this process, unless ``COURSE_TF_LOGS=1``.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL`` where the user has not chosen a value (returns what it
+    set; ``PYTHONSTARTUP`` is left alone) and, if TensorFlow is not imported yet, filters
+    the lines its shared libraries write to stderr while they load -- those come from
+    C++ before any setting can reach them (see ``quiet_tf_import``). Has no effect on a
+    TensorFlow that is already imported.
+    """
+    applied = {}
+    for name, value in quiet_tf_env().items():
+        if name in _QUIET_TF and name not in os.environ:
+            os.environ[name] = applied[name] = value
+    quiet_tf_import()
+    return applied
+
+
+# Lines TensorFlow's C++ code writes while its libraries load, before absl logging is
+# initialised and before TF_CPP_MIN_LOG_LEVEL is read: absl's pre-init warning and
+# ``I0000 00:00:... file.cc:NN] ...`` records (oneDNN notice, "Could not find cuda drivers").
+_ABSL_PRE_INIT = "WARNING: All log messages before absl::InitializeLog() is called"
+_CPP_LOG_LINE = re.compile(r"^([IWEF])\d{4} ")
+_SEVERITIES = "IWEF"
+
+
+def is_tf_log_noise(line: str, min_level: int = 3) -> bool:
+    """True for a C++/absl log line of TensorFlow below severity ``min_level``.
+
+    Severities are 0=I(nfo), 1=W(arning), 2=E(rror), 3=F(atal); ``min_level=4`` matches
+    every such line, ``0`` none.
+    """
+    _check_level(min_level)
+    if not isinstance(line, str):
+        raise TypeError(f"line must be a str, got {type(line).__name__}")
+    if line.startswith(_ABSL_PRE_INIT):
+        return min_level >= 1
+    match = _CPP_LOG_LINE.match(line)
+    return bool(match) and _SEVERITIES.index(match.group(1)) < min_level
+
+
+def _check_level(min_level: Any) -> int:
+    if isinstance(min_level, bool) or not isinstance(min_level, int) or not 0 <= min_level <= 4:
+        raise ValueError(f"min_level must be an int in [0, 4] (0=I .. 3=F, 4=all), "
+                         f"got {min_level!r}")
+    return min_level
+
+
+def _min_log_level() -> int:
+    try:
+        return min(max(int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")), 0), 3)
+    except ValueError:
+        return 0
+
+
+@contextlib.contextmanager
+def filtered_stderr_fd(min_level: int | None = None) -> Iterator[None]:
+    """Capture file descriptor 2 for the block; afterwards write back what is not TF noise.
+
+    Works on output from C/C++ code, which bypasses ``sys.stderr``. Lines for which
+    ``is_tf_log_noise`` holds are dropped, every other line is written back unchanged.
+    """
+    level = _min_log_level() if min_level is None else _check_level(min_level)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr: nothing to filter
+        yield
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            try:
+                sys.stderr.flush()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", errors="replace")
+            kept = [ln for ln in text.splitlines(keepends=True)
+                    if not is_tf_log_noise(ln, level)]
+            if kept:
+                os.write(2, "".join(kept).encode("utf-8"))
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs the wrapped loader of the ``tensorflow`` package inside ``filtered_stderr_fd``."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        try:
+            with filtered_stderr_fd():
+                self._loader.exec_module(module)
+        finally:  # leave no trace of the wrapper on the imported module
+            module.__loader__ = self._loader
+            if getattr(module, "__spec__", None) is not None:
+                module.__spec__.loader = self._loader
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
+    """Meta-path finder that wraps the first import of ``tensorflow``, then removes itself."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != "tensorflow":
+            return None
+        _remove_finder()
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def _remove_finder() -> None:
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _QuietTensorFlowFinder)]
+
+
+def quiet_tf_import() -> bool:
+    """Filter TensorFlow's load-time C++ log lines out of stderr on its first import.
+
+    Returns True if the filter is in place (TensorFlow not imported yet and
+    ``COURSE_TF_LOGS`` not set to 1); idempotent.
+    """
+    if "tensorflow" in sys.modules or not quiet_tf_env():
+        return False
+    if not any(isinstance(f, _QuietTensorFlowFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowFinder())
+    return True
 _REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:\[[^\]]*\])?\s*(?:>=\s*([0-9][0-9A-Za-z.]*))?")
 
 

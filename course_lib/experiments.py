@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -38,22 +37,30 @@ _MODELS: dict[str, Any] = {}  # the model shared by run_experiment calls (see th
 # ----------------------------------------------------------------------------------------
 
 
-def price_q_model(
-    n_sequences: int,
-    n_lags: int = 128,
-    *,
-    dense_units: int = 64,
-    lstm_units: int = 64,
-    noise_std: float = 0.05,
-    stateful: bool = True,
-    name: str = "price_q_model",
-) -> keras.Model:
+def check_model_args(n_sequences: Any, n_lags: Any, dense_units: Any, lstm_units: Any,
+                     noise_std: Any, stateful: Any) -> None:
+    """Raise a clear error unless :func:`price_q_model`'s arguments are in range.
+
+    ``n_sequences``, ``n_lags``, ``dense_units``, ``lstm_units`` must be ints >= 1,
+    ``noise_std`` a number in [0, 10], ``stateful`` a bool.
+    """
+    for arg, value in (("n_sequences", n_sequences), ("n_lags", n_lags),
+                       ("dense_units", dense_units), ("lstm_units", lstm_units)):
+        check_positive_int(arg, value)
+    _check_float("noise_std", noise_std, 0.0, 10.0)
+    if not isinstance(stateful, bool):
+        raise TypeError(f"stateful must be a bool, got {type(stateful).__name__}")
+
+
+def price_q_model(n_sequences, n_lags=128, *, dense_units=64, lstm_units=64, noise_std=0.05,
+                  stateful=True, name="price_q_model"):
     """Build seed 002's network: Dense -> noise -> Dense -> noise -> LSTM -> LSTM -> Dense(2).
 
     The two Dense layers (ReLU) act on each step's ``n_lags`` price changes; the
     GaussianNoise layers (active only in training) regularise; both LSTMs return a
     sequence so the last Dense gives Q(buy), Q(sell) at every step. The model is not
-    compiled: :func:`run_experiment` compiles it with the optimizer under test.
+    compiled: :func:`train_with_schedule` compiles it with the optimizer under test.
+    Written out in notebook 10 (a saved copy).
 
     Args:
         n_sequences: batch size, fixed because stateful layers need it (all sequences).
@@ -67,29 +74,16 @@ def price_q_model(
         A model mapping ``[n_sequences, timesteps, n_lags]`` (any timesteps) to
         ``[n_sequences, timesteps, 2]``.
     """
-    check_positive_int("n_sequences", n_sequences)
-    check_positive_int("n_lags", n_lags)
-    check_positive_int("dense_units", dense_units)
-    check_positive_int("lstm_units", lstm_units)
-    noise_std = _check_float("noise_std", noise_std, 0.0, 10.0)
-    if not isinstance(stateful, bool):
-        raise TypeError(f"stateful must be a bool, got {type(stateful).__name__}")
-    inputs = keras.Input(shape=(None, n_lags), batch_size=n_sequences)
+    check_model_args(n_sequences, n_lags, dense_units, lstm_units, noise_std, stateful)
+    inputs = keras.Input(shape=(None, n_lags), batch_size=n_sequences)  # stateful: fixed batch
     h = keras.layers.Dense(dense_units, activation="relu", name="dense_1")(inputs)
     h = keras.layers.GaussianNoise(noise_std, name="noise_1")(h)
     h = keras.layers.Dense(dense_units, activation="relu", name="dense_2")(h)
     h = keras.layers.GaussianNoise(noise_std, name="noise_2")(h)
     h = keras.layers.LSTM(lstm_units, return_sequences=True, stateful=stateful, name="lstm_1")(h)
     h = keras.layers.LSTM(lstm_units, return_sequences=True, stateful=stateful, name="lstm_2")(h)
-    outputs = keras.layers.Dense(2, name="q_values")(h)
+    outputs = keras.layers.Dense(2, name="q_values")(h)  # Q(buy), Q(sell) at every step
     return keras.Model(inputs, outputs, name=name)
-
-
-def reset_lstm_states(model: keras.Model) -> None:
-    """Zero the state of every stateful recurrent layer in ``model``."""
-    for layer in model.layers:
-        if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
-            layer.reset_state()
 
 
 # ----------------------------------------------------------------------------------------
@@ -158,18 +152,18 @@ def make_optimizer(
 # ----------------------------------------------------------------------------------------
 
 
-def chunk_bounds(length: int, n_chunks: int) -> list[tuple[int, int]]:
+def chunk_bounds(length, n_chunks):
     """Cut ``range(length)`` into ``n_chunks`` contiguous pieces of (nearly) equal length.
 
     When ``n_chunks`` does not divide ``length`` the first ``length % n_chunks`` pieces
-    are one step longer; no step is dropped.
+    are one step longer; no step is dropped. Written out in notebook 10 (a saved copy).
 
     Returns:
         ``[(start, stop), ...]`` in order, covering ``0 .. length`` exactly.
     """
     length = check_positive_int("length", length)
     n_chunks = check_positive_int("n_chunks", n_chunks, maximum=length)
-    base, extra = divmod(length, n_chunks)
+    base, extra = divmod(length, n_chunks)  # the first `extra` chunks get one more step
     bounds, start = [], 0
     for i in range(n_chunks):
         stop = start + base + (1 if i < extra else 0)
@@ -178,13 +172,58 @@ def chunk_bounds(length: int, n_chunks: int) -> list[tuple[int, int]]:
     return bounds
 
 
+def reset_lstm_states(model):
+    """Zero the state of every stateful recurrent layer in ``model``."""
+    for layer in model.layers:
+        if getattr(layer, "stateful", False):
+            layer.reset_state()
+
+
+def train_one_pass(model, x, y, n_chunks):
+    """Train a compiled stateful model for one pass: ``n_chunks`` chunks, one update each.
+
+    The state starts from zero, then flows from chunk to chunk of every sequence (the
+    gradient does not: TBPTT(k, k) with ``k = timesteps / n_chunks``). Batch = all
+    sequences. Written out in notebook 10 (a saved copy).
+
+    Args:
+        model: compiled, with batch size ``x.shape[0]``.
+        x: ``[sequences, timesteps, features]``; y: ``[sequences, timesteps, outputs]``.
+        n_chunks: chunks per sequence, 1 .. timesteps.
+
+    Returns:
+        The mean training loss per timestep over the pass (noise layers on).
+    """
+    reset_lstm_states(model)  # every pass starts from a zero state
+    total = 0.0
+    for start, stop in chunk_bounds(x.shape[1], n_chunks):
+        loss = model.train_on_batch(x[:, start:stop], y[:, start:stop])  # ONE weight update
+        total += float(loss) * (stop - start)
+    return total / x.shape[1]
+
+
+def check_schedule(splits: Any, patience: Any, min_delta: Any) -> tuple[tuple[int, ...], int,
+                                                                         float]:
+    """Return ``(splits, patience, min_delta)`` checked, else raise a clear error.
+
+    ``splits`` must be a non-empty sequence of ints >= 1, ``patience`` an int >= 1 and
+    ``min_delta`` a number >= 0.
+    """
+    if isinstance(splits, (str, bytes)) or not isinstance(splits, Sequence) or not splits:
+        raise ValueError(f"splits must be a non-empty sequence of ints, got {splits!r}")
+    splits = tuple(check_positive_int(f"splits[{i}]", s) for i, s in enumerate(splits))
+    return (splits, check_positive_int("patience", patience),
+            _check_float("min_delta", min_delta, 0.0, 1e9))
+
+
 class SequenceLengthSchedule:
     """Train on ``n`` chunks per sequence, moving to the next ``n`` when the loss stalls.
 
     Start with ``splits[0]`` chunks per sequence (short chunks, many updates per epoch);
-    after ``patience`` epochs without the monitored loss falling below its best by more
+    after ``patience`` epochs in a row whose loss is not below the best so far by more
     than ``min_delta``, move to the next entry; the last entry stays until training ends.
-    Seed 002 used ``splits=(100, 50, 10, 2, 1)`` and ``patience=20``.
+    Seed 002 used ``splits=(100, 50, 10, 2, 1)`` and ``patience=20``. Written out in
+    notebook 10 (a saved copy).
 
     Args:
         splits: chunks per sequence, each >= 1, in the order they are used.
@@ -192,45 +231,32 @@ class SequenceLengthSchedule:
         min_delta: improvement smaller than this does not count (>= 0).
     """
 
-    def __init__(self, splits: Sequence[int] = SEED_SCHEDULE, patience: int = 20,
-                 min_delta: float = 0.0):
-        if isinstance(splits, (str, bytes)) or not isinstance(splits, Sequence) or not splits:
-            raise ValueError(f"splits must be a non-empty sequence of ints, got {splits!r}")
-        self.splits = tuple(check_positive_int(f"splits[{i}]", s) for i, s in enumerate(splits))
-        self.patience = check_positive_int("patience", patience)
-        self.min_delta = _check_float("min_delta", min_delta, 0.0, 1e9)
+    def __init__(self, splits=SEED_SCHEDULE, patience=20, min_delta=0.0):
+        self.splits, self.patience, self.min_delta = check_schedule(splits, patience, min_delta)
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self):
         """Go back to the first stage and forget the best loss."""
-        self.stage = 0
-        self.best = math.inf
-        self.wait = 0
-        self.epoch = 0
-        self.switches: list[tuple[int, int]] = []  # (epoch after which we switched, new n)
+        self.stage, self.best, self.wait, self.epoch = 0, math.inf, 0, 0
+        self.switches = []  # (epoch after which we switched, new n)
 
     @property
-    def current(self) -> int:
+    def current(self):
         """Chunks per sequence for the next epoch."""
         return self.splits[self.stage]
 
-    def update(self, loss: float) -> bool:
+    def update(self, loss):
         """Report one finished epoch's loss; return True if the next epoch uses a new ``n``."""
         self.epoch += 1
-        if loss < self.best - self.min_delta:
+        if loss < self.best - self.min_delta:  # an improvement: remember it, start waiting again
             self.best, self.wait = float(loss), 0
             return False
         self.wait += 1
         if self.wait >= self.patience and self.stage < len(self.splits) - 1:
-            self.stage += 1
-            self.wait = 0
+            self.stage, self.wait = self.stage + 1, 0
             self.switches.append((self.epoch, self.current))
             return True
         return False
-
-    def __repr__(self) -> str:
-        return (f"SequenceLengthSchedule(splits={self.splits}, patience={self.patience}, "
-                f"min_delta={self.min_delta})")
 
 
 # ----------------------------------------------------------------------------------------
@@ -292,8 +318,8 @@ class RunResult:
     ``loss`` is the full-length MSE after each epoch with the noise layers off (the same
     quantity for every configuration); ``train_loss`` is the mean loss of the epoch's
     chunks as seen while training (noise on, weights changing). ``seconds`` counts only
-    training passes, not the evaluations; :func:`run_experiment` builds the graphs before
-    the clock starts, so every run is timed alike.
+    training passes, not the evaluations; :func:`train_with_schedule` traces the graphs
+    before the clock starts, so every run is timed alike.
     """
 
     name: str
@@ -307,6 +333,8 @@ class RunResult:
     stopped_epoch: int | None = None
     switches: list[tuple[int, int]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    grad_norm_max: list[float] = field(default_factory=list)  # see train_with_schedule
+    grad_norm_global: list[float] = field(default_factory=list)
 
     @property
     def epochs(self) -> list[int]:
@@ -374,58 +402,70 @@ def _check_xy(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-_STEP_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def _evaluator(model: keras.Model):
+    """Return a tf.function ``evaluate(x, y) -> MSE`` (noise off), traced once per model.
 
-
-def _step_functions(model: keras.Model):
-    """Return ``(grad_step, evaluate)`` tf.functions for ``model``, traced once per model.
-
-    Keras' ``train_on_batch`` traces a new graph for every compiled optimizer (seconds per
-    run on a CPU); computing the gradients in one graph per model and letting the
-    optimizer apply them eagerly lets every run of a notebook share one trace.
+    The function is kept on the model itself, so it is freed with the model (a cache keyed
+    by the model would keep every model of a seed loop alive through the function's closure).
     """
     import tensorflow as tf
 
-    if model not in _STEP_FUNCTIONS:
-        # any number of timesteps: one trace serves every chunk length of a schedule
+    if getattr(model, "_course_evaluate", None) is None:
+        # any number of timesteps: one trace serves every length
         signature = [tf.TensorSpec((model.inputs[0].shape[0], None, model.inputs[0].shape[2])),
                      tf.TensorSpec((model.outputs[0].shape[0], None, model.outputs[0].shape[2]))]
-
-        @tf.function(input_signature=signature)
-        def grad_step(x, y):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-            return loss, tape.gradient(loss, model.trainable_variables)
 
         @tf.function(input_signature=signature)
         def evaluate(x, y):
             return tf.reduce_mean(tf.square(model(x, training=False) - y))
 
-        _STEP_FUNCTIONS[model] = (grad_step, evaluate)
-    return _STEP_FUNCTIONS[model]
+        model._course_evaluate = evaluate
+    return model._course_evaluate
 
 
-def _apply_function(optimizer: keras.optimizers.Optimizer, weights: list) -> Any:
-    """Return a compiled ``apply(grads)`` for ``optimizer`` (eager updates are ~50x slower)."""
-    import tensorflow as tf
+def full_length_loss(model: keras.Model, x: Any, y: Any) -> float:
+    """Return the MSE of ``model`` on whole sequences from a zero state, noise layers off.
 
-    if not optimizer.built:
-        optimizer.build(weights)
+    This is the loss every run of notebook 10 reports after each epoch, whatever its chunks.
 
-    @tf.function(autograph=False)
-    def apply_step(grads):
-        optimizer.apply(grads, weights)
-
-    # trace now, so a run's timing does not include building the graph
-    apply_step.get_concrete_function([tf.TensorSpec(v.shape, v.dtype) for v in weights])
-    return apply_step
-
-
-def _evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
+    Args:
+        model: a model from :func:`price_q_model` with batch size ``x.shape[0]``.
+        x, y: ``[sequences, timesteps, n_lags]`` / ``[sequences, timesteps, 2]``.
+    """
+    x, y = _check_xy(x, y)
     reset_lstm_states(model)
-    loss = float(_step_functions(model)[1](x, y))
+    loss = float(_evaluator(model)(x, y))
     reset_lstm_states(model)
     return loss
+
+
+def _warm_up(model: keras.Model, x: np.ndarray, y: np.ndarray, lengths: set[int]) -> None:
+    """Trace the compiled train step for every chunk length, then undo its updates.
+
+    Keras traces ``train_on_batch``'s graph on the first call after ``compile`` (about a
+    second here) and again for a new input length; doing it before the clock starts keeps
+    tracing out of every run's training seconds.
+    """
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    saved_model = [v.numpy() for v in model.variables]
+    saved_opt = [v.numpy() for v in optimizer.variables]
+    import tensorflow as tf
+
+    level = tf.get_logger().level
+    tf.get_logger().setLevel("ERROR")  # silence TF's note that a few traces happen here
+    try:
+        for k in sorted(lengths):
+            reset_lstm_states(model)
+            model.train_on_batch(x[:, :k], y[:, :k])
+    finally:
+        tf.get_logger().setLevel(level)
+    for variable, value in zip(model.variables, saved_model, strict=True):
+        variable.assign(value)
+    for variable, value in zip(optimizer.variables, saved_opt, strict=True):
+        variable.assign(value)
+    reset_lstm_states(model)
 
 
 def train_with_schedule(
@@ -437,22 +477,28 @@ def train_with_schedule(
     optimizer: keras.optimizers.Optimizer | None = None,
     schedule: SequenceLengthSchedule | None = None,
     name: str = "run",
+    record_gradients: bool = False,
     verbose: bool = False,
 ) -> RunResult:
     """Train a stateful model on the MSE for ``epochs`` passes, chunked as ``schedule`` says.
 
-    Each epoch: reset the LSTM states, feed the ``n`` chunks of every sequence in order
-    (one weight update per chunk, batch = all sequences), then measure the full-length
-    loss with the states reset. A NaN or infinite loss ends the run with
+    The loop of notebook 10 plus its bookkeeping. Each epoch: one :func:`train_one_pass`
+    with ``n = schedule.current`` chunks (one ``train_on_batch`` per chunk, batch = all
+    sequences), then the full-length loss (:func:`full_length_loss`), which the schedule
+    uses to decide when to move on. A NaN or infinite loss ends the run with
     ``status="diverged"`` instead of training on garbage.
 
     Args:
         model: model whose batch size equals ``x.shape[0]``.
         x: ``[sequences, timesteps, features]``; y: ``[sequences, timesteps, outputs]``.
         epochs: passes over the data (>= 1).
-        optimizer: applies the gradients; None uses the one the model was compiled with.
+        optimizer: compiled into the model with the MSE loss; None keeps the model's
+            compiled optimizer.
         schedule: a :class:`SequenceLengthSchedule`; None trains on full length (n = 1).
         name: label stored in the result.
+        record_gradients: before each epoch, also record the largest per-tensor gradient
+            norm and the global norm on the full-length data (noise on): for a full-length
+            run these are the norms the epoch's single update sees, up to the noise draw.
         verbose: print one line per epoch.
 
     Returns:
@@ -466,13 +512,15 @@ def train_with_schedule(
     if batch is not None and batch != x.shape[0]:
         raise ValueError(f"model's batch size {batch} must equal the number of sequences "
                          f"{x.shape[0]} (batch = all sequences)")
-    if optimizer is None:
-        optimizer = getattr(model, "optimizer", None)
-    if not isinstance(optimizer, keras.optimizers.Optimizer):
+    if optimizer is not None:
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
+            raise TypeError(f"optimizer must be a keras optimizer or None, got "
+                            f"{type(optimizer).__name__}")
+        model.compile(optimizer=optimizer, loss="mse")
+    if not isinstance(getattr(model, "optimizer", None), keras.optimizers.Optimizer):
         raise TypeError("optimizer must be a keras optimizer (or compile the model with one)")
-    grad_step = _step_functions(model)[0]
-    weights = model.trainable_variables
-    apply_step = _apply_function(optimizer, weights)
+    if not isinstance(record_gradients, bool):
+        raise TypeError(f"record_gradients must be a bool, got {type(record_gradients).__name__}")
     length = x.shape[1]
     if schedule is not None:
         if not isinstance(schedule, SequenceLengthSchedule):
@@ -480,8 +528,12 @@ def train_with_schedule(
         if max(schedule.splits) > length:
             raise ValueError(f"schedule splits {schedule.splits} must be <= timesteps {length}")
         schedule.reset()
+    splits = (1,) if schedule is None else schedule.splits
+    chunk_lengths = {b - a for n in splits for a, b in chunk_bounds(length, n)}
+    # two lengths are enough: Keras' second trace leaves the time axis open for all others
+    _warm_up(model, x, y, {min(chunk_lengths), max(chunk_lengths)})
     result = RunResult(name)
-    result.loss.append(_evaluate(model, x, y))
+    result.loss.append(full_length_loss(model, x, y))
     result.train_loss.append(math.nan)
     result.seconds.append(0.0)
     result.updates.append(0)
@@ -490,19 +542,18 @@ def train_with_schedule(
     seconds, updates, steps = 0.0, 0, 0
     for epoch in range(1, epochs + 1):
         n = 1 if schedule is None else schedule.current
-        reset_lstm_states(model)
-        total = 0.0
+        if record_gradients:
+            norms = gradient_norms(model, x, y)
+            result.grad_norm_max.append(max(v for k, v in norms.items() if k != "global"))
+            result.grad_norm_global.append(norms["global"])
         start = time.perf_counter()
-        for a, b in chunk_bounds(length, n):
-            loss, grads = grad_step(x[:, a:b], y[:, a:b])
-            apply_step(grads)
-            total += float(loss) * (b - a)
+        total = train_one_pass(model, x, y, n)
         seconds += time.perf_counter() - start
         updates += n
         steps += x.shape[0] * length
-        loss = _evaluate(model, x, y) if math.isfinite(total) else math.nan
+        loss = full_length_loss(model, x, y) if math.isfinite(total) else math.nan
         result.loss.append(loss)
-        result.train_loss.append(total / length)
+        result.train_loss.append(total)
         result.seconds.append(seconds)
         result.updates.append(updates)
         result.timesteps.append(steps)
@@ -527,6 +578,8 @@ def run_experiment(
     epochs: int,
     seed: int = 42,
     model_kwargs: dict[str, Any] | None = None,
+    record_gradients: bool = False,
+    quiet: bool = False,
 ) -> RunResult:
     """Train a model from the same initial weights with this experiment's settings.
 
@@ -538,9 +591,11 @@ def run_experiment(
             Runs with the same data shape, seed and ``model_kwargs`` reuse one model, reset
             to the same initial weights, so the graph is traced only once.
         model_kwargs: extra arguments for :func:`price_q_model` (sizes, noise).
+        record_gradients: see :func:`train_with_schedule`.
+        quiet: do not print the one-line summary.
 
     Returns:
-        The run's :class:`RunResult`; a one-line summary is printed.
+        The run's :class:`RunResult`; a one-line summary is printed unless ``quiet``.
     """
     if not isinstance(experiment, Experiment):
         raise TypeError(f"experiment must be an Experiment, got {type(experiment).__name__}")
@@ -555,21 +610,22 @@ def run_experiment(
         keras.backend.clear_session()
         model = price_q_model(x.shape[0], x.shape[2], **kwargs)
         initial = [v.numpy() for v in model.variables]
-        grad_step, evaluate = _step_functions(model)
-        grad_step(x, y)  # trace and run once, so no run's timing includes building the graph
-        evaluate(x, y)
+        full_length_loss(model, x, y)  # trace the evaluation once per model
         _MODELS.update(key=key, model=model, initial=initial)
     model = _MODELS["model"]
     for variable, value in zip(model.variables, _MODELS["initial"], strict=True):
         variable.assign(value)  # same initial weights and noise stream for every run
     result = train_with_schedule(model, x, y, epochs=epochs,
                                  optimizer=experiment.make_optimizer(),
-                                 schedule=experiment.make_schedule(), name=experiment.name)
+                                 schedule=experiment.make_schedule(), name=experiment.name,
+                                 record_gradients=record_gradients)
     result.config = {**asdict(experiment), "seed": seed, "epochs": epochs,
                      "model": dict(model_kwargs or {})}
     state = f"DIVERGED at epoch {result.stopped_epoch}" if result.status != "ok" else "ok"
-    print(f"{experiment.name:<28} final loss {result.final_loss:.4f}  best {result.best_loss:.4f}"
-          f"  {result.updates[-1]:>5} updates  {result.seconds[-1]:6.1f} s  {state}")
+    if not quiet:
+        print(f"{experiment.name:<28} final loss {result.final_loss:.4f}  best "
+              f"{result.best_loss:.4f}  {result.updates[-1]:>5} updates  "
+              f"{result.seconds[-1]:6.1f} s  {state}")
     return result
 
 
@@ -678,8 +734,10 @@ def training_demo(
 def gradient_norms(model: keras.Model, x: Any, y: Any) -> dict[str, float]:
     """Return the norm of the MSE gradient of each weight tensor, and their global norm.
 
-    Computed once on the full-length data with the states reset (noise layers on, as in
-    training). Use it to see whether a clipping threshold would act at all.
+    Computed on the full-length data with the states reset (noise layers on, as in
+    training). The noise layers' random stream is put back afterwards, so calling this
+    between epochs does not change a run. Use it to see whether a clipping threshold would
+    act at all: ``clipnorm=c`` rescales a tensor's gradient only when its norm exceeds c.
 
     Args:
         model: a model from :func:`price_q_model` (compiled or not).
@@ -691,12 +749,21 @@ def gradient_norms(model: keras.Model, x: Any, y: Any) -> dict[str, float]:
     import tensorflow as tf
 
     x, y = _check_xy(x, y)
+    if getattr(model, "_course_gradient_norms", None) is None:  # freed with the model
+        @tf.function
+        def norms_of(x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+            grads = tape.gradient(loss, model.trainable_variables)
+            return [tf.norm(g) for g in grads], tf.linalg.global_norm(grads)
+
+        model._course_gradient_norms = norms_of
+    streams = [(v, v.numpy()) for v in model.non_trainable_variables]
     reset_lstm_states(model)
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-    grads = tape.gradient(loss, model.trainable_variables)
+    per_tensor, total = model._course_gradient_norms(x, y)
     reset_lstm_states(model)
-    norms = {v.path: float(tf.norm(g)) for v, g in zip(model.trainable_variables, grads,
-                                                         strict=True)}
-    norms["global"] = float(tf.linalg.global_norm(grads))
+    for variable, value in streams:
+        variable.assign(value)
+    norms = {v.path: float(n) for v, n in zip(model.trainable_variables, per_tensor, strict=True)}
+    norms["global"] = float(total)
     return norms

@@ -11,6 +11,11 @@ notebook yourself.
 
 A claim made outside the profiles it names is stored as ``"not checked"`` -- never
 as passed -- together with what was observed, so smoke runs cannot vouch for it.
+A claim id may be used once per notebook: a second claim with the same id raises
+(re-running the same cell in JupyterLab replaces the claim instead).
+
+:func:`load` never raises: a missing, corrupt or malformed sidecar comes back as an
+empty record whose ``"error"`` says what is wrong, and the runner fails the notebook.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -30,6 +36,11 @@ from course_lib import profiles
 ENV_DIR = "COURSE_OUTPUT_DIR"
 DEFAULT_DIR = "course_output"
 VERDICTS = ("true", "false", "not checked")
+# Verdicts only the runner gives: a claim the notebook never made although its profile checks
+# it ("missing"), and a sidecar entry that is malformed or disagrees with the recomputed
+# verdict ("invalid"). Both fail the run, like "false".
+RUNNER_VERDICTS = ("missing", "invalid")
+FAILING_VERDICTS = ("false", "missing", "invalid")
 
 
 def output_dir() -> Path:
@@ -91,6 +102,7 @@ class NotebookMetrics:
     claims: list[dict[str, Any]] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    _origins: dict[str, tuple[str, int | None]] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +141,16 @@ class NotebookMetrics:
         wanted = tuple(profiles)
         for name in wanted:
             _check_profile_name(name)
+        origin = _call_site()
+        if any(c["id"] == claim_id for c in self.claims):
+            earlier = self._origins.get(claim_id)
+            rerun = (earlier is not None and earlier[0] == origin[0]
+                     and origin[1] is not None and origin[1] != earlier[1])
+            if not rerun:
+                raise ValueError(
+                    f"claim_id {claim_id!r} was already claimed in this notebook; each claim "
+                    "needs its own id (a second one would silently replace the first verdict). "
+                    "After editing a claim's cell, run the metrics.start(...) cell again")
         observed = bool(condition)
         checked = self.profile in wanted
         entry = {
@@ -140,6 +162,7 @@ class NotebookMetrics:
             "values": to_jsonable(dict(values or {})),
         }
         self.claims = [c for c in self.claims if c["id"] != claim_id] + [entry]
+        self._origins[claim_id] = origin
         self.save()
         return entry
 
@@ -152,6 +175,24 @@ class NotebookMetrics:
 
 def _check_profile_name(name: str) -> None:
     profiles.check_profile(name)
+
+
+def _call_site() -> tuple[str, int | None]:
+    """Return (code file of the caller outside this module, IPython execution count or None).
+
+    In a notebook the code file names the cell (IPython names it by a hash of its source), so
+    re-running an unchanged cell gives the same file and a new execution count.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    filename = frame.f_code.co_filename if frame is not None else "?"
+    count = None
+    ipython = sys.modules.get("IPython")
+    if ipython is not None:
+        shell = ipython.get_ipython()
+        count = getattr(shell, "execution_count", None) if shell is not None else None
+    return filename, count
 
 
 _current: NotebookMetrics | None = None
@@ -235,6 +276,50 @@ def summary() -> list[tuple[str, Any, str]]:
 
 
 def load(path: str | Path) -> dict[str, Any]:
-    """Read a sidecar written by :func:`start`/:func:`record`."""
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    """Read a sidecar written by :func:`start`/:func:`record`; never raise.
+
+    Returns the stored record with ``"error": None``, or -- when the file is missing,
+    unreadable, not JSON or not shaped like a sidecar -- an empty record (no metrics,
+    claims or figures) whose ``"error"`` is the reason, so a caller can report it.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return _empty_sidecar(f"cannot read {Path(str(path)).name}: {exc}"[:500])
+    problem = sidecar_problem(data)
+    if problem:
+        return _empty_sidecar(f"{Path(str(path)).name}: {problem}")
+    data["error"] = None
+    return data
+
+
+def _empty_sidecar(error: str) -> dict[str, Any]:
+    return {"notebook": None, "profile": None, "seed": None, "metrics": {}, "claims": [],
+            "figures": [], "error": error}
+
+
+def sidecar_problem(data: Any) -> str | None:
+    """Return what is wrong with the shape of a sidecar record, or None if it is well formed.
+
+    Checks the top level only (types of notebook, profile, seed, metrics, claims, figures);
+    the runner checks each claim's fields and recomputes its verdict.
+    """
+    if not isinstance(data, dict):
+        return f"a sidecar must be a JSON object, got {type(data).__name__}"
+    expected = {"notebook": str, "profile": str, "metrics": dict, "claims": list,
+                "figures": list}
+    for key, kind in expected.items():
+        if not isinstance(data.get(key), kind):
+            return f"{key!r} must be a {kind.__name__}, got {type(data.get(key)).__name__}"
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        return f"'seed' must be an int or null, got {type(seed).__name__}"
+    for name, entry in data["metrics"].items():
+        if not isinstance(entry, dict) or "value" not in entry:
+            return f"metric {name[:80]!r} must be an object with a 'value'"
+    if not all(isinstance(c, dict) for c in data["claims"]):
+        return "every entry of 'claims' must be an object"
+    if not all(isinstance(f, str) for f in data["figures"]):
+        return "every entry of 'figures' must be a file name"
+    return None

@@ -177,6 +177,37 @@ def code_classifier(
     return _seqtech_compile(keras.Model(inputs, outputs, name=name), loss, learning_rate)
 
 
+# Front ends written on notebook 08's page (saved copies: tests/test_saved_copies.py).
+
+
+def side_by_side(inputs, n_pieces):
+    """Cut ``[batch, T, F]`` into ``n_pieces`` pieces and lay them side by side as features.
+
+    Returns ``[batch, T // n_pieces, n_pieces * F]``: step t holds step t of every piece.
+    """
+    seq_len, n_features = inputs.shape[1], inputs.shape[2]
+    piece = seq_len // n_pieces
+    pieces = keras.layers.Reshape((n_pieces, piece, n_features))(inputs)  # [batch, i, t, f]
+    swapped = keras.layers.Permute((2, 1, 3))(pieces)  # [batch, t, i, f]
+    return keras.layers.Reshape((piece, n_pieces * n_features))(swapped)
+
+
+def halves_bilstm(inputs, units):
+    """Forward LSTM over the first half, backward LSTM over the second; concatenated states."""
+    half = inputs.shape[1] // 2
+    first = keras.layers.Cropping1D((0, half))(inputs)  # drop the last half: steps 0..half-1
+    second = keras.layers.Cropping1D((half, 0))(inputs)  # drop the first half
+    forward = keras.layers.LSTM(units, name="forward_first_half")(first)
+    backward = keras.layers.LSTM(units, go_backwards=True, name="backward_second_half")(second)
+    return keras.layers.Concatenate()([forward, backward])
+
+
+def strided_conv(inputs, stride, filters):
+    """One Conv1D whose kernel and stride are both ``stride``: T steps become T // stride."""
+    return keras.layers.Conv1D(filters, kernel_size=stride, strides=stride,
+                               activation="relu")(inputs)
+
+
 def halves_bilstm_classifier(
     seq_len: int,
     n_features: int,
@@ -203,13 +234,9 @@ def halves_bilstm_classifier(
         A compiled model mapping ``[batch, seq_len, n_features]`` to class scores.
     """
     _check_builder_args(seq_len, n_features, units, n_classes, min_len=2)
-    half = _seqtech_check_split(seq_len, 2, "2 (halves)")
+    _seqtech_check_split(seq_len, 2, "2 (halves)")
     inputs = keras.Input(shape=(seq_len, n_features))
-    first = keras.layers.Cropping1D((0, half))(inputs)
-    second = keras.layers.Cropping1D((half, 0))(inputs)
-    forward = keras.layers.LSTM(units, name="forward_first_half")(first)
-    backward = keras.layers.LSTM(units, go_backwards=True, name="backward_second_half")(second)
-    hidden = keras.layers.Concatenate()([forward, backward])
+    hidden = halves_bilstm(inputs, units)
     outputs, loss = _seqtech_head(hidden, n_classes)
     return _seqtech_compile(keras.Model(inputs, outputs, name=name), loss, learning_rate)
 
@@ -282,11 +309,9 @@ def parallel_subsequences_classifier(
         A compiled model mapping ``[batch, seq_len, n_features]`` to class scores.
     """
     _check_builder_args(seq_len, n_features, units, n_classes)
-    piece = _seqtech_check_split(seq_len, n_subsequences, "n_subsequences")
+    _seqtech_check_split(seq_len, n_subsequences, "n_subsequences")
     inputs = keras.Input(shape=(seq_len, n_features))
-    pieces = keras.layers.Reshape((n_subsequences, piece, n_features))(inputs)
-    side_by_side = keras.layers.Permute((2, 1, 3))(pieces)
-    wide = keras.layers.Reshape((piece, n_subsequences * n_features))(side_by_side)
+    wide = side_by_side(inputs, n_subsequences)
     hidden = keras.layers.LSTM(units)(wide)
     outputs, loss = _seqtech_head(hidden, n_classes)
     return _seqtech_compile(keras.Model(inputs, outputs, name=name), loss, learning_rate)
@@ -333,9 +358,8 @@ def conv_downsample_classifier(
         )
     inputs = keras.Input(shape=(seq_len, n_features))
     hidden = inputs
-    for i in range(n_conv):
-        hidden = keras.layers.Conv1D(filters, stride, strides=stride, activation="relu",
-                                     name=f"downsample_{i}")(hidden)
+    for _ in range(n_conv):
+        hidden = strided_conv(hidden, stride, filters)
     hidden = keras.layers.LSTM(units)(hidden)
     outputs, loss = _seqtech_head(hidden, n_classes)
     return _seqtech_compile(keras.Model(inputs, outputs, name=name), loss, learning_rate)

@@ -30,9 +30,8 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "timing_steps": (2, 8, 16),
         "grad_seq_len": (60, 400, 1000),
         "units": (8, 32, 64),
-        "marker_lengths": ((10, 40), (10, 50, 200, 400), (10, 50, 200, 500, 1000)),
-        "marker_samples": (64, 800, 2000),
-        "marker_epochs": (1, 12, 30),
+        "grad_batch": (8, 16, 32),  # sequences the gradient norms are averaged over
+        "grad_seeds": (2, 5, 5),  # seeds (data + initial weights) for the fade claims
     },
     "02": {  # as-is (issue 5)
         "seq_lengths": ((10, 20), (20, 50, 100, 200, 400), (25, 50, 100, 250, 500, 1000, 2000)),
@@ -44,6 +43,9 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "target_samples": (25_000, 25_000, 25_000),  # a realistic data set (IMDB-sized)
         "target_epochs": (20, 20, 20),
         "budget_hours": (1.0, 1.0, 1.0),  # how long we are willing to wait for one run
+        # one longer-budget run: 4x the sequences at the longest T whose run fits the profile
+        "long_seq_len": (20, 200, 1000),
+        "long_samples": (64, 2048, 8000),
     },
     "03": {  # truncate (issue 5)
         "seq_len": (60, 500, 2000),  # tokens per Zipf document before truncation
@@ -60,6 +62,7 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "widget_maxlen": (10, 100, 400),  # the headless twin of the (maxlen, side) widget
         "widget_side": ("post", "post", "post"),
         "widget_positions": (("start",), ("start", "end"), ("start", "end")),
+        "repeats": (1, 5, 5),  # fresh seeds for the keeping sides (start/post, end/pre)
     },
     "04": {  # summarize (issue 5)
         "seq_len": (100, 400, 2000),  # tokens per document
@@ -71,6 +74,7 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "embed_dim": (4, 16, 32),
         "units": (4, 16, 32),
         "epochs": (1, 10, 10),
+        "repeats": (1, 3, 5),  # weight seeds for the claims (SEED, SEED + 1, ...)
     },
     "05": {  # random sampling (issue 5)
         "seq_len": (64, 512, 4096),  # T of the EEG-like traces
@@ -85,34 +89,32 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "units": (4, 16, 32),
         "epochs": (1, 10, 20),
     },
-    "06": {  # TBPTT (issue 4)
-        "diagram_seq_len": (20, 20, 20),
-        "diagram_pairs": (((4, 8), (4, 4), (8, 3)),) * 3,
-        "equiv_seq_len": (12, 24, 48),
-        "equiv_k": (4, 6, 8),
+    "06": {  # TBPTT (issues 4, 10); "shape" rows are (samples, timesteps) of a data set
+        "loop_data": ((4, 16, 2), (8, 40, 3), (16, 100, 3)),  # samples, T, echo lag
+        "loop_units": (4, 8, 16),
+        "loop_pairs": (((4, 8), (3, 7)), ((4, 8), (5, 12), (6, 6)), ((4, 8), (5, 12), (6, 6))),
+        "loop_epochs": (1, 2, 2),
+        "equiv_seq_len_k": ((12, 4), (24, 6), (48, 8)),  # T, k of TBPTT(k, k) vs Keras
         "horizon_seq_len": (30, 60, 200),
         "horizon_units": (8, 16, 32),
-        "horizon_k1": (4, 5, 10),
-        "horizon_k2": (10, 20, 50),
-        "cost_seq_len": (100, 1000, 2000),
-        "cost_samples": (8, 32, 64),
+        "horizon_k1_k2": ((4, 10), (5, 20), (10, 50)),
+        "cost_shape": ((8, 100), (32, 500), (64, 2000)),
         "cost_units": (8, 64, 128),
-        "cost_pairs": (((10, 10), (10, 40)),
+        "cost_pairs": (((10, 10), (10, 20), (10, 40)),  # >= 3 pairs: a line is fitted
                        ((25, 25), (25, 50), (25, 100), (25, 200)),
                        ((50, 50), (50, 100), (50, 200), (50, 400))),
-        "cost_repeats": (1, 2, 3),
+        "cost_repeats": (2, 4, 5),  # timed rounds (every pair once per round; fastest kept)
+        "cost_clock": ("process", "process", "wall"),  # CPU time on shared CPUs; wall on a GPU
         "echo_k1": (2, 4, 4),
         "echo_lags": ((2, 4), (2, 4, 6, 8), (2, 4, 8, 12, 16)),
         "echo_k2s": ((2, 6), (4, 8, 12, 16), (4, 8, 12, 16, 24)),
-        "echo_seq_len": (40, 100, 200),
-        "echo_samples": (8, 32, 64),
+        "echo_shape": ((8, 40), (32, 100), (64, 200)),
         "echo_units": (8, 32, 64),
         "echo_epochs": (2, 30, 60),
+        "predict_lag": (4, 6, 8),  # the lag of the "predict, then run" question
         "demo_lag": (2, 4, 4),
-        "demo_k1": (4, 4, 4),
-        "demo_k2": (8, 8, 8),
-        "demo_seq_len": (24, 48, 96),
-        "demo_samples": (8, 16, 32),
+        "demo_k1_k2": ((4, 8), (4, 8), (4, 8)),
+        "demo_shape": ((8, 24), (16, 48), (32, 96)),
         "demo_units": (4, 12, 16),
         "demo_epochs": (2, 15, 30),
     },
@@ -147,8 +149,11 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "dna_len": (64, 512, 4096),
         "dna_samples": (40, 400, 2000),
         "n_motifs": (2, 4, 4),  # copies of the class motif per DNA sequence
-        "kmer": (4, 4, 4),  # bases per hashed id
-        "n_buckets": (64, 1024, 1024),
+        "kmer": (4, 4, 4),  # bases per exact k-mer id (4**4 = 256 ids: a table that fits)
+        "hash_kmer": (8, 8, 8),  # bases per k-mer that is hashed (4**8 = 65,536 ids)
+        "n_buckets": (64, 1024, 1024),  # hashed vocabulary size (bucket 0 = padding)
+        "embed_dim": (8, 16, 16),  # embedding width of every token model
+        "dna_repeats": (1, 3, 5),  # DNA seeds (data and weights) per tokenisation
     },
     "09": {
         "seq_len": (96, 480, 2000),  # T of every noisy-sine sequence
@@ -165,8 +170,17 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "k2": (12, 80, 200),  # decoupled TBPTT: gradient horizon (smoke: k1, one trace)
         "grid_lengths": ((12,), (5, 10, 40, 120, 480), (25, 50, 100, 200, 400, 1000, 2000)),
         "grid_extra": ((30,), (50,), (150, 300)),  # non-factors: padded and masked
-        "grid_repeats": (1, 2, 30),
+        "grid_repeats": (1, 4, 30),
         "show_steps": (96, 200, 400),  # test steps drawn in the forecast plots
+        "repeats": (1, 3, 10),  # seeds per config in the budget/memory/reset comparisons
+        "big_units": (8, 32, 64),  # the over-sized network that rules out capacity
+        "short_len": (12, 20, 25),  # short pieces (< one period) for the reset-rule test
+        "mf_seq_len": (12, 40, 100),  # memory-vs-function tasks: steps per sequence
+        "mf_n": (16, 64, 128),  # ... training sequences (test: half)
+        "mf_batch": (16, 32, 32),
+        "mf_epochs": (1, 15, 30),
+        "mf_learning_rate": (2e-2, 2e-2, 1e-2),
+        "mf_split_len": (6, 20, 50),  # piece length of the split that the one-step is held to
     },
     "10": {  # seed 002 experiments (issue 6)
         "n_sequences": (15, 15, 15),  # batch = all sequences (seed: 15)
@@ -189,6 +203,8 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "global_clipnorm": (0.3, 0.3, 0.3),
         "other_clipnorms": ((1.0, 0.01), (1.0, 0.01), (1.0, 0.01)),  # the seed's future work
         "demo_epochs": (1, 10, 50),  # epochs per widget run
+        "band_seeds": (2, 5, 5),  # seeds of the seed band (the main seed included)
+        "band_steps": (32, 150, 2000),  # timesteps per sequence in the band's extra seeds
     },
     "11": {
         "seq_len": (80, 600, 4000),  # T of the shared marker task
@@ -201,6 +217,21 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "code_size": (4, 8, 16),
         "isolate": (False, True, True),  # one process per technique (ru_maxrss) or psutil
         "good_accuracy": (0.9, 0.9, 0.9),  # what counts as solved in the guide
+    },
+    "12": {  # capstone on real data: ACSF1, 200 series x 1,460 steps, 10 classes (issue 14)
+        "per_class": (3, 20, 20),  # series kept per class (20 = all of ACSF1)
+        "repeats": (2, 5, 10),  # random stratified train/test splits
+        "test_fraction": (0.34, 0.3, 0.3),  # share of each class held out per split
+        "asis_splits": (1, 1, 10),  # splits the slow as-is LSTM runs on
+        "asis_epochs": (1, 6, 100),  # its epochs (at cpu too slow for the others' epochs)
+        "units": (4, 32, 32),  # LSTM units of every model
+        "filters": (4, 32, 32),  # Conv1D filters of the strided front end
+        "epochs": (1, 30, 100),  # epochs over the training series (20: too few at cpu)
+        "n_windows": (2, 8, 16),  # training windows per series (windows technique)
+        "window_epochs": (1, 10, 25),  # epochs over those windows (n_windows x the samples)
+        "test_windows": (2, 16, 16),  # evenly spaced windows averaged per test series
+        "batch_size": (32, 32, 32),
+        "learning_rate": (1e-2, 1e-2, 3e-3),
     },
 }
 

@@ -1,9 +1,10 @@
-"""Experiments of notebooks 04 (summarize) and 05 (random sampling).
+"""Experiments of notebook 05 (random sampling).
 
 Each ``*_run`` function trains one small model on shortened data and returns plain
 numbers (accuracy, seconds); each ``*_demo`` function wraps a run and draws a figure,
 so a widget and a headless notebook call the very same code. The shortening itself
 lives in :mod:`course_lib.techniques`; this module only wires it to the models.
+Notebook 04's plumbing lives in :mod:`course_lib.lessons.summarize`.
 """
 
 from __future__ import annotations
@@ -13,15 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.data import _check_seed, check_fraction, check_positive_int
+from course_lib.data import _check_seed, check_positive_int
 from course_lib.techniques import (
     aggregate_by_source,
     augment_windows,
-    fit_token_ranks,
     random_drop_steps,
     random_windows,
-    summarize,
-    truncate,
 )
 
 METHODS = ("as-is", "random drop", "random windows")
@@ -52,163 +50,6 @@ def _train(model, x_train, y_train, x_test, y_test, epochs, batch_size, label):
     result = models.fit_and_score(model, (x_train, y_train), (x_test, y_test), epochs=epochs,
                                   batch_size=batch_size, label=label)
     return result, time.perf_counter() - began
-
-
-# --------------------------------------------------------------------------- notebook 04
-
-
-def words_kept(x_short: Any, x_full: Any, word_ids: Any) -> float:
-    """Return the share of the ``word_ids`` occurrences in ``x_full`` that ``x_short`` still holds.
-
-    Args:
-        x_short: int ``[samples, short_len]`` shortened documents.
-        x_full: int ``[samples, timesteps]`` the same documents before shortening.
-        word_ids: the ids to count (e.g. the planted sentiment words).
-
-    Returns:
-        A float in [0, 1] (1.0 when ``x_full`` holds none of the words).
-    """
-    x_short, x_full = np.asarray(x_short), np.asarray(x_full)
-    if x_short.ndim != 2 or x_full.ndim != 2 or x_short.shape[0] != x_full.shape[0]:
-        raise ValueError(
-            f"x_short and x_full must be 2-D with the same number of documents, got "
-            f"{x_short.shape} and {x_full.shape}")
-    word_ids = np.asarray(word_ids).ravel()
-    if word_ids.size == 0:
-        raise ValueError("word_ids must name at least one token id")
-    total = np.isin(x_full, word_ids).sum()
-    return 1.0 if total == 0 else float(np.isin(x_short, word_ids).sum() / total)
-
-
-def mark_words(doc: Any, word_ids: Any, limit: int = 40) -> str:
-    """Return the first ``limit`` ids of one document as text, with ``word_ids`` in [brackets].
-
-    Args:
-        doc: int ``[timesteps]`` token ids of ONE document.
-        word_ids: ids to highlight.
-        limit: how many tokens to show (>= 1); "..." marks the rest.
-    """
-    doc = np.asarray(doc)
-    if doc.ndim != 1:
-        raise ValueError(f"doc must be 1-D (one document), got shape {doc.shape}")
-    limit = check_positive_int("limit", limit)
-    marked = set(np.asarray(word_ids).ravel().tolist())
-    words = [f"[{t}]" if t in marked else str(t) for t in doc[:limit].tolist()]
-    return " ".join(words) + (" ..." if len(doc) > limit else "")
-
-
-def fraction_needed(x: Any, ranks: Any, word_ids: Any) -> np.ndarray:
-    """Return, per document, the smallest keep fraction at which summarizing keeps all ``word_ids``.
-
-    A summary keeps the rarest tokens, so it keeps every labelled word once it keeps
-    all tokens that are at least as rare as the most common labelled word present.
-
-    Args:
-        x: int ``[samples, timesteps]`` token ids.
-        ranks: int ``[vocab_size]`` from :func:`course_lib.techniques.fit_token_ranks`.
-        word_ids: the ids that carry the label.
-
-    Returns:
-        float ``[samples]`` in (0, 1]; 0.0 for a document that holds none of the words.
-    """
-    x, ranks = np.asarray(x), np.asarray(ranks)
-    if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
-        raise ValueError(f"x must be 2-D int token ids [samples, timesteps], got {x.shape}")
-    if ranks.ndim != 1 or x.min() < 0 or x.max() >= len(ranks):
-        raise ValueError("ranks must be 1-D and cover every id in x (use fit_token_ranks)")
-    token_rank = ranks[x]
-    is_word = np.isin(x, np.asarray(word_ids).ravel())
-    # the most common labelled word of each document = its lowest rank among the words
-    lowest = np.where(is_word, token_rank, np.iinfo(np.int64).max).min(axis=1)
-    needed = (token_rank >= lowest[:, None]).sum(axis=1) / x.shape[1]
-    return np.where(is_word.any(axis=1), needed, 0.0)
-
-
-def summarize_vs_truncate(
-    keep_fraction: float,
-    *,
-    data: tuple,
-    vocab_size: int,
-    word_ids: Any,
-    side: str = "pre",
-    embed_dim: int = 16,
-    units: int = 16,
-    epochs: int = 10,
-    batch_size: int = 32,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Shorten documents by summarizing and by truncating to the SAME length; train on each.
-
-    The token ranks are fitted on the training documents only. Both models are
-    ``models.token_classifier`` with the same sizes and seed.
-
-    Args:
-        keep_fraction: share of each document to keep, in (0, 1].
-        data: ``(x_train, y_train, x_test, y_test)``, int ids ``[samples, timesteps]``.
-        vocab_size: number of token ids.
-        word_ids: the ids that carry the label (to count how many each method keeps).
-        side: which end truncation removes ("pre" keeps the end, "post" the start).
-        embed_dim, units: model sizes.
-        epochs, batch_size: training.
-        seed: seed for the weights.
-
-    Returns:
-        ``{"keep_fraction", "length", "summarize": {...}, "truncate": {...}}`` where each
-        method holds ``test_acc``, ``sec_per_epoch``, ``train_sec`` and ``words_kept``.
-    """
-    import keras
-
-    from course_lib import models
-
-    keep_fraction = check_fraction("keep_fraction", keep_fraction)
-    if keep_fraction <= 0.0:
-        raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
-    x_train, y_train, x_test, y_test = _check_split(data, 2)
-    check_positive_int("epochs", epochs)
-    seed = _check_seed(seed)
-    ranks = fit_token_ranks(x_train, vocab_size)
-    short = {"summarize": (summarize(x_train, ranks, keep_fraction),
-                           summarize(x_test, ranks, keep_fraction))}
-    length = short["summarize"][0].shape[1]
-    short["truncate"] = (truncate(x_train, length, side), truncate(x_test, length, side))
-    result: dict[str, Any] = {"keep_fraction": keep_fraction, "length": length}
-    for method, (train_short, test_short) in short.items():
-        keras.utils.set_random_seed(seed)
-        model = models.token_classifier(length, vocab_size, embed_dim, units)
-        fit, seconds = _train(model, train_short, y_train, test_short, y_test, epochs,
-                              batch_size, f"{method} f={keep_fraction:g} ({length} tokens)")
-        result[method] = {"test_acc": fit["test_acc"], "sec_per_epoch": fit["sec_per_epoch"],
-                          "train_sec": seconds,
-                          "words_kept": words_kept(test_short, x_test, word_ids)}
-    return result
-
-
-def keep_fraction_demo(keep_fraction: float, **kwargs: Any):
-    """Run :func:`summarize_vs_truncate` and draw its two accuracies; return ``(fig, result)``.
-
-    Args:
-        keep_fraction: share of each document to keep, in (0, 1].
-        **kwargs: passed on to :func:`summarize_vs_truncate` (``data``, ``vocab_size``, ...).
-    """
-    from course_lib import plots
-
-    result = summarize_vs_truncate(keep_fraction, **kwargs)
-    names = ["summarize", "truncate pre" if kwargs.get("side", "pre") == "pre"
-             else "truncate post"]
-    keys = ["summarize", "truncate"]
-    fig, ax = plots.figure(
-        f"Keep {keep_fraction:.0%} of each document ({result['length']} tokens)",
-        "method", "share")
-    xs = np.arange(2)
-    ax.bar(xs - 0.2, [result[k]["test_acc"] for k in keys], 0.4, label="test accuracy",
-           color=[plots.color_for(n) for n in names])
-    ax.bar(xs + 0.2, [result[k]["words_kept"] for k in keys], 0.4, label="sentiment words kept",
-           color="lightgrey", edgecolor="black")
-    ax.axhline(0.5, color="black", linestyle=":", label="chance")
-    ax.set_xticks(xs, names)
-    ax.set_ylim(0, 1.05)
-    ax.legend(loc="lower right")
-    return fig, result
 
 
 # --------------------------------------------------------------------------- notebook 05

@@ -18,18 +18,28 @@ The six techniques: :func:`as_is`, :func:`naive_split`, :func:`domain_split`,
 and :func:`decoupled_plan` (for ``course_lib.tbptt``). :func:`join` undoes any split.
 :func:`split_by` builds any of them by name; :func:`train_plan` trains and scores one plan the
 same way for every technique (notebook 09).
+
+Notebook 09 writes two pieces out on the page, and this module keeps identical copies:
+:func:`stateful_reshape` (the numpy reshape into stateful batch order) and
+:class:`ResetAtSequenceEnds` (the Keras callback that zeroes the state where true sequences
+end; :func:`fit_plan` uses it). Every entry point refuses NaN or inf in ``x``/``y`` with a
+``ValueError`` naming the argument.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+import keras
 import numpy as np
 
 from course_lib.data import DataInfo, check_fraction, check_positive_int
+from course_lib.tbptt import reset_states
 
 __all__ = [
     "SplitPlan",
@@ -44,9 +54,14 @@ __all__ = [
     "domain_split",
     "decoupled_plan",
     "make_plan",
+    "check_layout",
+    "stateful_reshape",
+    "ResetAtSequenceEnds",
+    "with_reset",
     "join",
     "join_targets",
     "autocorrelation",
+    "partial_autocorrelation",
     "length_from_acf",
     "candidate_lengths",
     "grid_search",
@@ -99,9 +114,18 @@ def nearest_factor(n: int, target: int, *, at_least: bool = True) -> int:
     return min(divisors, key=lambda d: (abs(d - target), -d))
 
 
+def _check_finite(name: str, a: np.ndarray) -> np.ndarray:
+    """Raise ValueError naming ``name`` if a numeric array holds NaN or +-inf."""
+    if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
+        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+        raise ValueError(f"{name} must be finite: it holds {bad} NaN or inf value(s)")
+    return a
+
+
 def _as_3d(x: Any, name: str = "x") -> np.ndarray:
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+    _check_finite(name, x)
     if x.ndim == 2:  # [sequences, timesteps] univariate: add the feature axis
         x = x[..., None]
     if x.ndim != 3:
@@ -134,6 +158,7 @@ def pad_to_multiple(
         raise TypeError(f"x must be a numpy array, got {type(x).__name__}")
     if x.ndim < 2:
         raise ValueError(f"x must have >= 2 dimensions [sequences, timesteps], got shape {x.shape}")
+    _check_finite("x", x)
     multiple = check_positive_int("multiple", multiple)
     if side not in ("post", "pre"):
         raise ValueError(f"side must be 'post' or 'pre', got {side!r}")
@@ -212,10 +237,13 @@ class SplitPlan:
         """Batches per pass over the data."""
         return self.x.shape[0] // self.batch_size
 
-    @property
+    @cached_property
     def reset_mask(self) -> np.ndarray:
-        """Bool ``[n_batches]``: True where the state must be reset after that batch."""
-        return (np.arange(self.n_batches) % self.reset_every) == self.reset_every - 1
+        """Bool ``[n_batches]``: True where the state must be reset after that batch.
+
+        Computed once per plan (read-only), so walking the batches costs O(n_batches).
+        """
+        return _reset_schedule(self.n_batches, self.reset_every)
 
     @property
     def index(self) -> np.ndarray:
@@ -245,6 +273,12 @@ class SplitPlan:
         text = f"{self.technique}: [{dims}]; {rule}{pad}"
         print(text)
         return text
+
+
+def _reset_schedule(n_batches: int, reset_every: int) -> np.ndarray:
+    mask = (np.arange(n_batches) % reset_every) == reset_every - 1
+    mask.setflags(write=False)
+    return mask
 
 
 # --------------------------------------------------------------------------- core split
@@ -326,6 +360,7 @@ def make_plan(
     if y is not None:
         if not isinstance(y, np.ndarray):
             raise TypeError(f"y must be a numpy array or None, got {type(y).__name__}")
+        _check_finite("y", y)
         per_step = _targets_per_step(y, n, t, per_step_targets)
         if per_step:
             yp, _ = pad_to_multiple(y, sub_len, side="post", value=0)
@@ -340,6 +375,76 @@ def make_plan(
         batch_size=batch_size, reset_every=pieces, n_sequences=n, seq_len=t, sub_len=sub_len,
         pad=pad, per_step_targets=per_step, description=description,
     )
+
+
+def check_layout(x: Any, sub_len: Any, batch_size: Any) -> tuple[int, int, int]:
+    """Check the arguments of :func:`stateful_reshape`; return ``x``'s ``(n, T, F)``.
+
+    Raises:
+        TypeError: ``x`` is not a numpy array, or a size is not an int.
+        ValueError: ``x`` is not 3-D, empty or not finite; ``sub_len`` is not a factor of T
+            in 1..T; ``batch_size`` is not a factor of n in 1..n.
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a numpy array, got {type(x).__name__}")
+    if x.ndim != 3:
+        raise ValueError(f"x must be [sequences, timesteps, features], got shape {x.shape}")
+    x = _as_3d(x)
+    n, t, f = x.shape
+    sub_len = check_positive_int("sub_len", sub_len, maximum=t)
+    batch_size = check_positive_int("batch_size", batch_size, maximum=n)
+    if t % sub_len:
+        raise ValueError(f"sub_len must divide T={t}; factors: {factors(t)} "
+                         "(pad the sequences for other lengths)")
+    if n % batch_size:
+        raise ValueError(f"batch_size must divide n={n}; factors: {factors(n)}")
+    return n, t, f
+
+
+# The next two definitions are the ones notebook 09 writes out (a saved copy of its cell).
+def stateful_reshape(x, sub_len, batch_size):
+    """Cut ``[n, T, F]`` sequences into ``[n * T / sub_len, sub_len, F]`` pieces.
+
+    Ordered for a stateful LSTM: row ``r`` of batch ``b + 1`` continues row ``r`` of
+    batch ``b``; after ``T / sub_len`` batches a new group of sequences starts.
+    """
+    n, t, f = check_layout(x, sub_len, batch_size)
+    groups, pieces = n // batch_size, t // sub_len
+    a = x.reshape(groups, batch_size, pieces, sub_len, f)  # cut the time axis into pieces
+    a = a.transpose(0, 2, 1, 3, 4)  # [group, piece, row, step, feature]
+    return a.reshape(groups * pieces * batch_size, sub_len, f)  # batch j = piece j of each row
+
+
+class ResetAtSequenceEnds(keras.callbacks.Callback):
+    """Zero the LSTM state after every ``every`` batches (where true sequences end)."""
+
+    def __init__(self, every):
+        super().__init__()
+        self.every = check_positive_int("every", every)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        reset_states(self.model)  # each epoch starts at the first piece of each sequence
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.every == 0:  # the batch held the last pieces
+            reset_states(self.model)
+
+
+def with_reset(plan: SplitPlan, every: int) -> SplitPlan:
+    """Return ``plan`` with another reset rule: reset the state after every ``every`` batches.
+
+    The arrays (and so the weight updates) stay the same; only when the state is zeroed
+    changes. ``every`` must divide ``plan.n_batches`` (1 = every piece starts from zero).
+    """
+    if not isinstance(plan, SplitPlan):
+        raise TypeError(f"plan must be a SplitPlan, got {type(plan).__name__}")
+    if plan.technique == "decoupled":
+        raise ValueError("a decoupled plan resets at sequence ends inside TBPTTTrainer")
+    every = check_positive_int("every", every, maximum=plan.n_batches)
+    if plan.n_batches % every:
+        raise ValueError(f"every must divide the {plan.n_batches} batches of a pass; "
+                         f"factors: {factors(plan.n_batches)}")
+    return dataclasses.replace(plan, reset_every=every)
 
 
 def join(plan: SplitPlan, values: np.ndarray | None = None) -> np.ndarray:
@@ -459,6 +564,7 @@ def autocorrelation(series: np.ndarray, max_lag: int) -> np.ndarray:
     """
     if not isinstance(series, np.ndarray):
         raise TypeError(f"series must be a numpy array, got {type(series).__name__}")
+    _check_finite("series", series)
     s = series.astype(np.float64)
     if s.ndim == 3 and s.shape[2] == 1:
         s = s[..., 0]
@@ -478,6 +584,31 @@ def autocorrelation(series: np.ndarray, max_lag: int) -> np.ndarray:
     if np.any(var <= 0):
         raise ValueError("series must not be constant: its autocorrelation is undefined")
     return (raw / var).mean(axis=0)
+
+
+def partial_autocorrelation(series: np.ndarray, max_lag: int) -> np.ndarray:
+    """Return the partial autocorrelation at lags ``0..max_lag`` (Durbin-Levinson on the ACF).
+
+    The PACF at lag ``k`` is the correlation of ``x[t]`` and ``x[t - k]`` left over once the
+    steps in between are accounted for: how far back a step still adds information.
+    Values outside ``+-2 / sqrt(samples)`` are unlikely under no dependence at that lag.
+
+    Args:
+        series: as in :func:`autocorrelation`.
+        max_lag: largest lag, 1..T-1.
+
+    Returns:
+        float64 ``[max_lag + 1]`` with ``pacf[0] == 1``.
+    """
+    acf = autocorrelation(series, max_lag)
+    pacf = np.ones(max_lag + 1)
+    phi = np.zeros(0)
+    for k in range(1, max_lag + 1):
+        denom = 1.0 - np.dot(phi, acf[1:k])
+        step = (acf[k] - np.dot(phi, acf[k - 1:0:-1])) / denom if denom > 1e-12 else 0.0
+        phi = np.append(phi - step * phi[::-1], step)
+        pacf[k] = step
+    return pacf
 
 
 def length_from_acf(acf: np.ndarray, *, rule: str = "period", threshold: float = 0.2) -> int:
@@ -589,6 +720,7 @@ def decoupled_plan(
     if y is not None:
         if not isinstance(y, np.ndarray):
             raise TypeError(f"y must be a numpy array or None, got {type(y).__name__}")
+        _check_finite("y", y)
         if y.shape[0] != n:
             raise ValueError(f"y must have one entry per sequence ({n}), got shape {y.shape}")
     return SplitPlan(
@@ -754,31 +886,14 @@ def noisy_sine(
     return x[..., None].astype(np.float32), y[..., None].astype(np.float32), info
 
 
-def _reset_callback(plan: SplitPlan):
-    import keras
-
-    from course_lib.tbptt import reset_states
-
-    class ResetOnSchedule(keras.callbacks.Callback):
-        """Reset the model's state after the batches ``plan.reset_mask`` marks."""
-
-        def on_train_batch_end(self, batch, logs=None):
-            if plan.reset_mask[batch % plan.n_batches]:
-                reset_states(self.model)
-
-        def on_epoch_begin(self, epoch, logs=None):
-            reset_states(self.model)
-
-    return ResetOnSchedule()
-
-
 def fit_plan(model, plan: SplitPlan, *, epochs: int = 1, verbose: int = 0,
              callbacks: Sequence[Any] = ()) -> Any:
     """Train a Keras model on a plan's batches in order, resetting state by the plan's rule.
 
     Calls ``model.fit(plan.x, plan.y, batch_size=plan.batch_size, shuffle=False,
-    sample_weight=plan.mask)`` with a callback that resets every stateful layer after the
-    batches in ``plan.reset_mask``. For a stateful plan the model must be built with
+    sample_weight=plan.mask)`` with :class:`ResetAtSequenceEnds`, which resets every stateful
+    layer after the batches in ``plan.reset_mask`` (every ``plan.reset_every`` batches).
+    For a stateful plan the model must be built with
     ``stateful=True`` and ``keras.Input(batch_size=plan.batch_size)``.
 
     Args:
@@ -810,7 +925,7 @@ def fit_plan(model, plan: SplitPlan, *, epochs: int = 1, verbose: int = 0,
         np.float32)
     return model.fit(plan.x, plan.y, batch_size=plan.batch_size, epochs=epochs, shuffle=False,
                      sample_weight=weight, verbose=verbose,
-                     callbacks=[_reset_callback(plan), *callbacks])
+                     callbacks=[ResetAtSequenceEnds(plan.reset_every), *callbacks])
 
 
 def predict_plan(model, plan: SplitPlan) -> np.ndarray:
@@ -819,8 +934,6 @@ def predict_plan(model, plan: SplitPlan) -> np.ndarray:
     Returns:
         ``[n_sequences, seq_len, outputs]``: the per-step predictions, padding removed.
     """
-    from course_lib.tbptt import reset_states
-
     if not isinstance(plan, SplitPlan):
         raise TypeError(f"plan must be a SplitPlan, got {type(plan).__name__}")
     if plan.technique == "decoupled":
@@ -918,6 +1031,7 @@ def train_plan(
     epochs: int = 5,
     learning_rate: float = 1e-2,
     seed: int = 0,
+    updates: int | None = None,
 ) -> RunResult:
     """Train a fresh LSTM regressor on ``plan`` and score it on whole test sequences.
 
@@ -934,6 +1048,9 @@ def train_plan(
         epochs: passes over the training data (>= 1).
         learning_rate: Adam's step size (> 0).
         seed: seed of the weight initialisers.
+        updates: train for exactly this many weight updates instead of ``epochs`` passes
+            (batches in order, the last pass cut short; split plans only), e.g. to compare
+            techniques at an equal number of updates.
 
     Returns:
         A :class:`RunResult`.
@@ -954,6 +1071,11 @@ def train_plan(
     units = check_positive_int("units", units)
     epochs = check_positive_int("epochs", epochs)
     learning_rate = check_fraction("learning_rate", learning_rate, 1e-6, 1.0)
+    if updates is not None:
+        updates = check_positive_int("updates", updates)
+        if plan.technique == "decoupled":
+            raise ValueError("updates is for split plans; give a decoupled plan epochs")
+    _check_finite("y_test", y_test)
     n_features = plan.x.shape[2]
     start = tbptt.lstm_stack(n_features, units, 1, None, seed=seed, name="init").get_weights()
     twin = _cached(("twin", n_features, units), lambda: tbptt.lstm_stack(
@@ -972,8 +1094,18 @@ def train_plan(
                                                    learning_rate))
         model.set_weights(start)
         _zero_optimizer(model.optimizer)
-        history = fit_plan(model, plan, epochs=epochs)
-        loss, updates = [float(v) for v in history.history["loss"]], plan.n_batches * epochs
+        if updates is None:
+            updates = plan.n_batches * epochs
+        full, rest = divmod(updates, plan.n_batches)
+        loss = []
+        if full:
+            loss += fit_plan(model, plan, epochs=full).history["loss"]
+        if rest:  # the first `rest` batches of one more pass
+            cut = rest * plan.batch_size
+            part = dataclasses.replace(plan, x=plan.x[:cut], y=plan.y[:cut],
+                                       mask=plan.mask[:cut], last=plan.last[:cut])
+            loss += fit_plan(model, part).history["loss"]
+        loss = [float(v) for v in loss]
         tbptt.copy_weights(model, twin)
     seconds = time.perf_counter() - began
     zeros = [np.zeros((len(x_test), *s[1:]), dtype=np.float32)

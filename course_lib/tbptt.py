@@ -14,13 +14,19 @@ Two regimes (see ``docs/tbptt.md`` for the derivation and the choices made):
   ``k2`` steps, puts the loss on the last ``k1`` outputs only and backpropagates through
   all ``k2`` steps. Windows overlap, so each step costs about ``k2 / k1`` forward and
   backward passes.
-* ``k2 < k1`` (the DL4J-like variant): an update runs ``k1`` new steps, cuts the gradient
-  every ``k2`` steps (``stop_gradient`` on the carried state) and puts the loss on all
-  ``k1`` outputs.
+* ``k2 < k1``: an update runs ``k1`` new steps, in one of two ways (``k2_mode``):
+
+  - ``"cut_every_k2"`` (default): the gradient is cut every ``k2`` steps
+    (``stop_gradient`` on the carried state) and the loss covers all ``k1`` outputs;
+  - ``"last_k2"`` (Deeplearning4j's separate forward and backward TBPTT lengths): the
+    first ``k1 - k2`` steps run forward only and the backward pass covers the last ``k2``
+    steps, so only the last ``k2`` outputs send a gradient (all ``k1`` count in the
+    reported loss).
 
 The model passes its state explicitly: it takes ``[x, *states]`` and returns
 ``[y, *states]`` (:func:`lstm_stack` builds one; :func:`with_state_io` converts a plain
-stack of LSTM/GRU and Dense layers). The layers stay stateless, keep cuDNN's default
+stack of LSTM/GRU/SimpleRNN and per-step layers, and :class:`TBPTTTrainer` does that
+itself when given a plain stack). The layers stay stateless, keep cuDNN's default
 settings, and every update runs inside a ``tf.function``.
 """
 
@@ -39,6 +45,7 @@ import tensorflow as tf
 from course_lib.data import check_positive_int
 
 SEQ2ONE_MODES = ("last", "every_step")
+K2_MODES = ("cut_every_k2", "last_k2")
 _RNN_STATE_COUNT = {"LSTM": 2, "GRU": 1, "SimpleRNN": 1}
 
 
@@ -53,15 +60,20 @@ class Update:
         boundaries: segment edges ``(start, ..., stop)``; the update runs the model over
             ``[start, stop)`` one segment after the other, from the state stored at ``start``.
         loss_start: the loss covers the outputs of steps ``[loss_start, stop)``.
+            These are the outputs counted in the reported loss.
         cut: whether the gradient is cut (``stop_gradient``) between segments.
         store: the step whose state the next update starts from (a boundary), or None
             for the last update of a sequence.
+        grad_start: None, or a boundary: steps before it run forward only (no tape), so
+            the gradient flows over ``[grad_start, stop)`` only and the outputs before it
+            send no gradient (``k2_mode="last_k2"``).
     """
 
     boundaries: tuple[int, ...]
     loss_start: int
     cut: bool
     store: int | None
+    grad_start: int | None = None
 
     @property
     def start(self) -> int:
@@ -76,9 +88,40 @@ class Update:
         return list(zip(self.boundaries[:-1], self.boundaries[1:], strict=True))
 
     @property
+    def grad_from(self) -> int:
+        """Return the first step that runs under the gradient tape."""
+        return self.start if self.grad_start is None else self.grad_start
+
+    @property
+    def scored_start(self) -> int:
+        """Return the first step whose output sends a gradient (``>= loss_start``)."""
+        return max(self.loss_start, self.grad_from)
+
+    @property
+    def free_segments(self) -> int:
+        """Return how many leading segments run forward only (0, or 1 for ``last_k2``)."""
+        return self.boundaries.index(self.grad_from)
+
+    @property
     def backprop_steps(self) -> int:
         """Return how many steps run under the gradient tape in this update."""
+        return self.stop - self.grad_from
+
+    @property
+    def forward_steps(self) -> int:
+        """Return how many steps this update runs in all (under the tape or not)."""
         return self.stop - self.start
+
+
+def check_k2_mode(k2_mode: Any) -> str:
+    """Return ``k2_mode`` if it is one of :data:`K2_MODES`, else raise ValueError."""
+    if not isinstance(k2_mode, str) or k2_mode not in K2_MODES:
+        raise ValueError(
+            f"k2_mode must be one of {K2_MODES}, got {k2_mode!r}: 'cut_every_k2' cuts the "
+            "gradient every k2 steps and scores all k1 outputs; 'last_k2' (Deeplearning4j's) "
+            "backpropagates over the last k2 steps of the k1 only"
+        )
+    return k2_mode
 
 
 def check_k(k1: Any, k2: Any, seq_len: int | None = None) -> tuple[int, int]:
@@ -96,7 +139,7 @@ def check_k(k1: Any, k2: Any, seq_len: int | None = None) -> tuple[int, int]:
     return checked[0], checked[1]
 
 
-def plan_updates(seq_len: int, k1: int, k2: int) -> list[Update]:
+def plan_updates(seq_len: int, k1: int, k2: int, k2_mode: str = "cut_every_k2") -> list[Update]:
     """Return the weight updates TBPTT(k1, k2) makes over one sequence of ``seq_len`` steps.
 
     Updates end at steps ``k1, 2*k1, ...`` and at ``seq_len``: a last, shorter window
@@ -106,12 +149,16 @@ def plan_updates(seq_len: int, k1: int, k2: int) -> list[Update]:
         seq_len: timesteps per sequence (>= 1).
         k1: steps between updates, ``1 <= k1 <= seq_len``.
         k2: steps of backpropagation, ``1 <= k2 <= seq_len``.
+        k2_mode: for ``k2 < k1`` only: ``"cut_every_k2"`` (gradient cut every ``k2``
+            steps, all ``k1`` outputs send a gradient) or ``"last_k2"`` (forward ``k1``
+            steps, backward over the last ``k2``; earlier outputs send no gradient).
 
     Returns:
         A list of :class:`Update`, in order.
     """
     seq_len = check_positive_int("seq_len", seq_len)
     k1, k2 = check_k(k1, k2, seq_len)
+    k2_mode = check_k2_mode(k2_mode)
     ends = list(range(k1, seq_len, k1)) + [seq_len]
     updates = []
     previous = 0
@@ -124,6 +171,12 @@ def plan_updates(seq_len: int, k1: int, k2: int) -> list[Update]:
             nxt = None if last else max(0, ends[i + 1] - k2)
             edges = sorted({start, stop} | ({nxt} if nxt is not None else set()))
             updates.append(Update(tuple(edges), previous, False, nxt))
+        elif k2_mode == "last_k2":
+            # forward over [previous, stop), the tape only over the last k2 of those steps
+            grad_start = max(previous, stop - k2)
+            edges = sorted({previous, grad_start, stop})
+            updates.append(Update(tuple(edges), previous, False, None if last else stop,
+                                  None if grad_start == previous else grad_start))
         else:
             edges = list(range(previous, stop, k2)) + [stop]
             updates.append(Update(tuple(edges), previous, True, None if last else stop))
@@ -131,9 +184,13 @@ def plan_updates(seq_len: int, k1: int, k2: int) -> list[Update]:
     return updates
 
 
-def cost_ratio(seq_len: int, k1: int, k2: int) -> float:
-    """Return the steps run with gradient per timestep of data (about ``max(k2/k1, 1)``)."""
-    updates = plan_updates(seq_len, k1, k2)
+def cost_ratio(seq_len: int, k1: int, k2: int, k2_mode: str = "cut_every_k2") -> float:
+    """Return the steps run under the gradient tape per timestep of data.
+
+    About ``k2 / k1`` for ``k2 >= k1``; 1 for ``k2 < k1`` with ``"cut_every_k2"``;
+    ``k2 / k1`` for ``"last_k2"`` (the other ``k1 - k2`` steps run forward only).
+    """
+    updates = plan_updates(seq_len, k1, k2, k2_mode)
     return sum(u.backprop_steps for u in updates) / seq_len
 
 
@@ -216,52 +273,156 @@ def lstm_stack(
     return keras.Model([x_in, *state_in], [head(hidden), *state_out], name=name)
 
 
+# Layers that act on each timestep on its own: a window-by-window run gives the same
+# result as a whole-sequence run. Anything else is refused by with_state_io.
+_PER_STEP_LAYERS = frozenset({
+    "Dense", "EinsumDense", "TimeDistributed", "Dropout", "GaussianNoise", "GaussianDropout",
+    "AlphaDropout", "LayerNormalization", "UnitNormalization", "Activation", "ReLU",
+    "LeakyReLU", "PReLU", "ELU", "Softmax", "Rescaling", "Identity",
+})
+# per-step only when their axis is the feature axis
+_AXIS_LAYERS = frozenset({"LayerNormalization", "UnitNormalization", "Softmax"})
+_ACROSS_TIME_HINT = {
+    "Conv1D": "convolves neighbouring steps", "Conv1DTranspose": "convolves neighbouring steps",
+    "SeparableConv1D": "convolves neighbouring steps",
+    "DepthwiseConv1D": "convolves neighbouring steps",
+    "MaxPooling1D": "pools over steps", "AveragePooling1D": "pools over steps",
+    "GlobalMaxPooling1D": "pools over all steps", "GlobalAveragePooling1D": "pools over all steps",
+    "MultiHeadAttention": "attends over steps", "Attention": "attends over steps",
+    "AdditiveAttention": "attends over steps", "GroupQueryAttention": "attends over steps",
+    "Flatten": "merges the time axis into the features", "Reshape": "reshapes the time axis",
+    "Permute": "moves the time axis", "RepeatVector": "creates a time axis",
+    "Cropping1D": "drops steps", "ZeroPadding1D": "adds steps", "UpSampling1D": "repeats steps",
+    "BatchNormalization": "averages over the window's steps while training "
+                          "(use LayerNormalization)",
+    "Masking": "masks steps (pad and use step_weights instead)",
+    "SpatialDropout1D": "shares one dropout mask across all steps of the window",
+    "Bidirectional": "runs backwards from the end of the sequence, which a window "
+                     "does not have",
+    "Lambda": "may do anything, across time included",
+}
+
+
+def _refuse_layer(layer: keras.Layer, kind: str) -> None:
+    why = _ACROSS_TIME_HINT.get(kind)
+    if kind in _AXIS_LAYERS:
+        why = "works along an axis other than the features (give it axis=-1)"
+    allowed = ", ".join(sorted(_PER_STEP_LAYERS))
+    if why is None:
+        why = "is not a layer with_state_io knows to act on each step on its own"
+    else:
+        why = f"looks across time: it {why}"
+    raise ValueError(
+        f"layer {layer.name!r} ({kind}) {why}; TBPTT runs the model window by window, so "
+        f"with_state_io converts only LSTM/GRU/SimpleRNN and per-step layers ({allowed})"
+    )
+
+
+def _chain_check(model: keras.Model, layers: list[keras.Layer]) -> None:
+    """Raise ValueError unless each layer reads the output of the one before it."""
+    previous = model.inputs[0]._keras_history.operation
+    for layer in layers:
+        sources = [
+            [t._keras_history.operation for t in node.input_tensors]
+            for node in getattr(layer, "_inbound_nodes", [])
+        ]
+        if [previous] not in sources:
+            raise ValueError(
+                f"with_state_io needs a chain of layers, each reading the one before; layer "
+                f"{layer.name!r} does not read {previous.name!r} (branches, skips and "
+                "several inputs are not supported: build the model with tbptt.lstm_stack or "
+                "write a model [x, *states] -> [y, *states] by hand)"
+            )
+        previous = layer
+
+
+def _per_step_axis_ok(layer: keras.Layer, kind: str, config: dict) -> bool:
+    """Return whether ``layer`` (LayerNormalization, Softmax, ...) acts on features only."""
+    rank = None
+    for node in getattr(layer, "_inbound_nodes", []):
+        if node.input_tensors:
+            rank = len(node.input_tensors[0].shape)
+    axis = config.get("axis", -1)
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    if rank is None:
+        return axes == [-1]
+    if all(a % rank == rank - 1 for a in axes):
+        config["axis"] = -1  # the last axis of [batch, steps, features]
+        return True
+    return False
+
+
 def with_state_io(model: keras.Model, name: str | None = None) -> keras.Model:
     """Return a copy of a plain layer stack that takes and returns its recurrent state.
 
-    ``model`` is a chain ``x -> LSTM/GRU/SimpleRNN ... -> Dense ...`` (e.g.
-    ``models.lstm_classifier``). Every recurrent layer is rebuilt with
+    ``model`` is a chain ``x -> LSTM/GRU/SimpleRNN ... -> per-step layers`` (Sequential or
+    functional; e.g. ``models.lstm_classifier``). Every recurrent layer is rebuilt with
     ``return_sequences=True, return_state=True, stateful=False`` and the same weights, so
     the head runs at every step; a sequence-to-one model's prediction is the last step's.
+    Per-step layers (Dense, TimeDistributed, Dropout, LayerNormalization on the feature
+    axis, activations, ...) are copied. Layers that look across time (Conv1D, pooling,
+    attention, Flatten, BatchNormalization, Bidirectional, ...) are refused: run window by
+    window, they would compute something else than on the whole sequence.
 
     Args:
-        model: a single-input, single-output chain of layers.
+        model: a single-input, single-output chain of layers, input
+            ``[batch, timesteps, features]``.
 
     Returns:
         A model ``[x, *states] -> [y, *states]`` with copied weights (``model`` is unchanged).
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError("with_state_io needs a single-input, single-output stack of layers")
-    n_features = model.inputs[0].shape[-1]
-    if len(model.inputs[0].shape) != 3 or n_features is None:
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        inputs = outputs = None
+    if not inputs:
         raise ValueError(
-            f"model input must be [batch, timesteps, features], got {model.inputs[0].shape}"
+            "model has no known input yet: build it with keras.Input(shape=(None, features)) "
+            "as its first layer"
         )
-    x_in = keras.Input(shape=(None, n_features), name="x")
-    hidden, state_in, state_out, pairs = x_in, [], [], []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ValueError("with_state_io needs a single-input, single-output stack of layers")
+    n_features = inputs[0].shape[-1]
+    if len(inputs[0].shape) != 3 or n_features is None:
+        raise ValueError(
+            f"model input must be [batch, timesteps, features], got {inputs[0].shape}"
+        )
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    configs = []
+    for layer in layers:  # first refuse what cannot run window by window, then build
         kind = type(layer).__name__
-        if isinstance(layer, keras.layers.Bidirectional):
-            raise ValueError(
-                f"layer {layer.name!r} is Bidirectional: a backward pass needs the whole "
-                "sequence, so it cannot be trained window by window with TBPTT"
-            )
         config = layer.get_config()
+        if kind in _RNN_STATE_COUNT:
+            if config.get("go_backwards"):
+                raise ValueError(
+                    f"layer {layer.name!r} has go_backwards=True: it reads the sequence from "
+                    "its end, which a TBPTT window does not have"
+                )
+        elif isinstance(layer, keras.layers.RNN):
+            raise ValueError(
+                f"layer {layer.name!r} ({kind}) is not supported; use LSTM, GRU or SimpleRNN"
+            )
+        elif kind not in _PER_STEP_LAYERS or (
+            kind in _AXIS_LAYERS and not _per_step_axis_ok(layer, kind, config)
+        ):
+            _refuse_layer(layer, kind)
+        configs.append(config)
+    _chain_check(model, layers)
+    x_in = keras.Input(shape=(None, n_features), dtype=inputs[0].dtype, name="x")
+    hidden, state_in, state_out, pairs = x_in, [], [], []
+    for layer, config in zip(layers, configs, strict=True):
+        kind = type(layer).__name__
         if kind in _RNN_STATE_COUNT:
             config.update(return_sequences=True, return_state=True, stateful=False)
             clone = type(layer).from_config(config)
             states = [keras.Input(shape=(layer.units,), name=f"{layer.name}_s{j}")
                       for j in range(_RNN_STATE_COUNT[kind])]
-            outputs = clone(hidden, initial_state=states)
-            hidden = outputs[0]
+            result = clone(hidden, initial_state=states)
+            hidden = result[0]
             state_in += states
-            state_out += list(outputs[1:])
-        elif isinstance(layer, keras.layers.RNN):
-            raise ValueError(f"layer {layer.name!r} ({kind}) is not supported; use LSTM or GRU")
+            state_out += list(result[1:])
         else:
             clone = type(layer).from_config(config)
             hidden = clone(hidden)
@@ -368,6 +529,12 @@ def check_state_model(model: Any) -> keras.Model:
     return model
 
 
+def _check_finite(name: str, a: np.ndarray) -> None:
+    if a.dtype.kind in "fc" and not np.isfinite(a).all():
+        bad = int(np.size(a) - np.isfinite(a).sum())
+        raise ValueError(f"{name} holds {bad} NaN or infinite value(s); clean or mask them first")
+
+
 def _as_3d_x(x: Any, model: keras.Model) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 3:
@@ -377,50 +544,126 @@ def _as_3d_x(x: Any, model: keras.Model) -> np.ndarray:
     want = model.inputs[0].shape[-1]
     if want is not None and x.shape[2] != want:
         raise ValueError(f"x has {x.shape[2]} features per step but the model expects {want}")
-    return x.astype(np.float32, copy=False)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"x must hold numbers, got dtype {x.dtype}")
+    x = x.astype(np.float32, copy=False)
+    _check_finite("x", x)
+    return x
+
+
+def _loss_name(loss: Any) -> str:
+    if isinstance(loss, str):
+        return loss
+    if isinstance(loss, type):
+        return loss.__name__
+    if isinstance(loss, keras.losses.Loss):
+        return f"{type(loss).__name__} {getattr(loss, 'name', '')}"
+    return getattr(loss, "__name__", type(loss).__name__)
 
 
 def _loss_fn(loss: Any):
+    """Return an unreduced loss ``f(y_true, y_pred) -> [batch, steps]``.
+
+    ``loss`` may be a name (``"mse"``, ``"binary_crossentropy"``, ``"BinaryCrossentropy"``),
+    a ``keras.losses.Loss`` object or class, or a function. A ``Loss`` object's own
+    reduction is not used: the trainer takes a weighted mean over steps itself.
+    """
+    if isinstance(loss, type):
+        if not issubclass(loss, keras.losses.Loss):
+            raise TypeError(f"loss class must subclass keras.losses.Loss, got {loss.__name__}")
+        loss = loss()
+    if isinstance(loss, str):
+        try:
+            loss = keras.losses.get(loss)
+        except ValueError:
+            raise ValueError(
+                f"unknown loss {loss!r}; use a Keras loss name (e.g. 'mse', "
+                "'binary_crossentropy'), a keras.losses.Loss or a function"
+            ) from None
     if isinstance(loss, keras.losses.Loss):
         return loss.call  # unreduced: one value per sample and step
     if callable(loss):
         return loss
-    try:
-        return keras.losses.get(loss)
-    except ValueError:
-        raise ValueError(f"unknown loss {loss!r}; use a Keras loss name or function") from None
+    raise TypeError(f"loss must be a name, a keras.losses.Loss or a function, got {loss!r}")
+
+
+def target_width(model: keras.Model, loss: Any = None) -> int:
+    """Return the width ``d`` a per-step target must have: the model's output width.
+
+    Sparse losses (``sparse_categorical_crossentropy``) take one class index per step, so
+    their target width is 1 whatever the number of classes.
+    """
+    if loss is not None and "sparse" in _loss_name(loss).lower():
+        return 1
+    width = model.outputs[0].shape[-1]
+    if width is None:
+        raise ValueError("the model's output width (last axis) must be known")
+    return int(width)
 
 
 def _targets(
-    x: np.ndarray, y: Any, seq2one: str, step_weights: Any
+    x: np.ndarray, y: Any, seq2one: str, step_weights: Any, width: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return per-step targets ``[N, T, d]`` and loss weights ``[N, T]``."""
+    """Return per-step targets ``[N, T, d]`` and loss weights ``[N, T]``.
+
+    ``width`` is the target width ``d`` (see :func:`target_width`); the shape of ``y`` is
+    read against it, never guessed: ``[N, T, d]`` per step; ``[N, d]`` or (``d = 1``)
+    ``[N]`` one label per sequence; ``[N, T]`` per step when ``d = 1`` and ``T != 1``.
+    """
     n, seq_len = x.shape[:2]
     y = np.asarray(y)
     if y.ndim == 0:
         raise ValueError("y must have one row per sample, got a scalar")
     if y.shape[0] != n:
         raise ValueError(f"batch mismatch: x has {n} samples but y has {y.shape[0]}")
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"y must hold numbers, got dtype {y.dtype}")
+    _check_finite("y", y)
     if seq2one not in SEQ2ONE_MODES:
         raise ValueError(f"seq2one must be one of {SEQ2ONE_MODES}, got {seq2one!r}")
     weights = np.ones((n, seq_len), dtype=np.float32)
+    d = width
+    per_step = None
     if y.ndim == 3:
         if y.shape[1] != seq_len:
             raise ValueError(
                 f"a sequence-to-sequence y must have {seq_len} timesteps like x, got {y.shape[1]}"
             )
-        y_steps = y
-    elif y.ndim in (1, 2):
-        per_sample = y.reshape(n, 1, -1)
-        y_steps = np.broadcast_to(per_sample, (n, seq_len, per_sample.shape[-1]))
-        if seq2one == "last":
-            weights[:, :-1] = 0.0
-    else:
+        if d is not None and y.shape[2] != d:
+            raise ValueError(
+                f"y has {y.shape[2]} values per step but the model's output is {d} wide; "
+                f"per-step targets must be [samples, timesteps, {d}]"
+            )
+        per_step = y
+    elif y.ndim == 2 and d is not None and y.shape[1] != d:
+        if d == 1 and y.shape[1] == seq_len:
+            per_step = y[:, :, None]  # one value per step of a 1-wide output
+        else:
+            raise ValueError(
+                f"y has shape {y.shape}: for a model whose output is {d} wide, y must be "
+                f"[samples, timesteps, {d}] (per step) or [samples, {d}] (one label per "
+                f"sequence){' or [samples, timesteps]' if d == 1 else ''}"
+            )
+    elif y.ndim == 1 and d is not None and d != 1:
+        raise ValueError(
+            f"y has one value per sequence but the model's output is {d} wide; give "
+            f"[samples, {d}] labels (one-hot) or use a sparse loss for class indices"
+        )
+    elif y.ndim > 3:
         raise ValueError(
             f"y must be [samples], [samples, d] or [samples, timesteps, d], got {y.shape}"
         )
+    if per_step is None:  # one label per sequence
+        per_sample = y.reshape(n, 1, -1)
+        per_step = np.broadcast_to(per_sample, (n, seq_len, per_sample.shape[-1]))
+        if seq2one == "last":
+            weights[:, :-1] = 0.0
     if step_weights is not None:
-        sw = np.asarray(step_weights, dtype=np.float32)
+        sw = np.asarray(step_weights)
+        if sw.dtype.kind not in "biuf":
+            raise TypeError(f"step_weights must hold numbers, got dtype {sw.dtype}")
+        sw = sw.astype(np.float32)
+        _check_finite("step_weights", sw)
         if sw.shape == (seq_len,):
             sw = np.broadcast_to(sw, (n, seq_len))
         if sw.shape != (n, seq_len):
@@ -430,25 +673,52 @@ def _targets(
         if (sw < 0).any():
             raise ValueError("step_weights must be >= 0")
         weights = weights * sw
-    return y_steps.astype(np.float32, copy=False), weights
+    return per_step.astype(np.float32, copy=False), weights
 
 
 # --------------------------------------------------------------------------- trainer
 
 
+def _is_plain_stack(model: Any) -> bool:
+    """Return whether ``model`` is a Keras model ``x -> y`` (or one with no inputs yet)."""
+    if not isinstance(model, keras.Model):
+        return False
+    try:
+        return len(model.inputs) == 1 and len(model.outputs) == 1
+    except (AttributeError, ValueError):
+        return True  # with_state_io says how to give it an input
+
+
+def _uses_float16(model: keras.Model) -> bool:
+    return any(getattr(getattr(layer, "dtype_policy", None), "compute_dtype", None) == "float16"
+               for layer in _walk_layers(model))
+
+
 class TBPTTTrainer:
-    """Train an explicit-state recurrent model with TBPTT(k1, k2) on long sequences.
+    """Train a recurrent model with TBPTT(k1, k2) on long sequences.
 
     Args:
-        model: a model ``[x, *states] -> [y, *states]`` (see :func:`lstm_stack`).
+        model: a model ``[x, *states] -> [y, *states]`` (see :func:`lstm_stack`), or a plain
+            Keras stack ``x -> y`` (Sequential or functional chain of LSTM/GRU/SimpleRNN and
+            per-step layers), which is converted with :func:`with_state_io`; the trainer
+            then trains the converted copy and copies its weights back into ``model`` after
+            every ``fit`` (``trainer.source_model`` is ``model``, ``trainer.model`` the copy).
         k1: timesteps processed forward between weight updates (>= 1).
         k2: timesteps the gradient flows back (>= 1); ``k2 >= k1`` gives overlapping
-            windows, ``k2 < k1`` cuts the gradient every ``k2`` steps inside an update.
-        optimizer: a Keras optimizer or its name.
-        loss: a Keras loss (name, function or ``keras.losses.Loss``), applied per step.
+            windows; for ``k2 < k1`` see ``k2_mode``.
+        optimizer: a Keras optimizer or its name. If the model computes in float16
+            (``mixed_float16`` policy) it is wrapped in a ``keras.optimizers.LossScaleOptimizer``.
+        loss: a Keras loss (name, function, ``keras.losses.Loss`` object or class), applied
+            per step and always computed in float32.
         seq2one: for targets ``[samples]`` or ``[samples, d]``: ``"last"`` puts the loss at
             the last step of each sequence only (an update whose window does not reach it
             only moves the state forward); ``"every_step"`` copies the label to every step.
+        k2_mode: what ``k2 < k1`` means (ignored when ``k2 >= k1``): ``"cut_every_k2"``
+            (default) runs the ``k1`` steps in pieces of ``k2`` with the gradient cut between
+            pieces, every output sending a gradient; ``"last_k2"`` (Deeplearning4j's) runs
+            the first ``k1 - k2`` steps forward only and backpropagates over the last ``k2``,
+            so only the last ``k2`` outputs send a gradient (all ``k1`` still count in the
+            reported loss).
     """
 
     def __init__(
@@ -460,28 +730,46 @@ class TBPTTTrainer:
         loss: Any = "binary_crossentropy",
         *,
         seq2one: str = "last",
+        k2_mode: str = "cut_every_k2",
     ):
+        self.source_model = None
+        if _is_plain_stack(model):
+            self.source_model = model
+            model = with_state_io(model)
         self.model = check_state_model(model)
         self.k1, self.k2 = check_k(k1, k2)
+        self.k2_mode = check_k2_mode(k2_mode)
         if seq2one not in SEQ2ONE_MODES:
             raise ValueError(f"seq2one must be one of {SEQ2ONE_MODES}, got {seq2one!r}")
         self.seq2one = seq2one
         self.optimizer = keras.optimizers.get(optimizer)
+        if _uses_float16(self.model) and not isinstance(
+                self.optimizer, keras.optimizers.LossScaleOptimizer):
+            # float16 gradients underflow without loss scaling; bfloat16 needs none
+            self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
         self.loss_fn = _loss_fn(loss)
-        self.state_shapes = _state_shapes(model)
+        self.target_width = target_width(self.model, loss)
+        self.state_shapes = _state_shapes(self.model)
+        # states are carried in the dtype of the model's state inputs (float32 under a
+        # mixed policy, where the layers compute in 16 bits)
+        self.state_dtypes = [tf.as_dtype(t.dtype) for t in self.model.inputs[1:]]
+        self.x_dtype = tf.as_dtype(self.model.inputs[0].dtype)
+        self.traces = 0  # how many graphs were traced (a retrace in a timed loop is a bug)
         self._built = False
         self._train = tf.function(self._train_step, reduce_retracing=True)
-        self._grads = tf.function(self._grad_step, reduce_retracing=True)
+        self._grads = tf.function(self._unscaled_grad_step, reduce_retracing=True)
         self._advance = tf.function(self._forward_step, reduce_retracing=True)
         self._traced: set[tuple] = set()
 
     # -- compiled pieces ------------------------------------------------------------
-    # The traced functions depend only on the number of segments and on ``cut``; the
-    # batch and time axes are traced as unknown, so windows of any length (early
-    # updates, the ragged last window, a new k1/k2) reuse the same graph.
+    # The traced functions depend only on the number of segments, on ``cut`` and on how
+    # many leading segments run forward only; the batch and time axes are traced as
+    # unknown, so windows of any length (early updates, the ragged last window, a new
+    # k1/k2) reuse the same graph.
 
     def _zero_states(self, batch: int) -> list[tf.Tensor]:
-        return [tf.zeros((batch, *s), dtype=tf.float32) for s in self.state_shapes]
+        return [tf.zeros((batch, *s), dtype=d)
+                for s, d in zip(self.state_shapes, self.state_dtypes, strict=True)]
 
     def _run(self, xs, states, cut: bool, training: bool):
         """Run segments ``xs`` from ``states``; return outputs and the state after each."""
@@ -490,53 +778,88 @@ class TBPTTTrainer:
             if i > 0 and cut:
                 states = [keras.ops.stop_gradient(s) for s in states]
             result = self.model([xi, *states], training=training)
-            outputs.append(result[0])
-            states = list(result[1:])
+            outputs.append(tf.cast(result[0], tf.float32))  # the loss is taken in float32
+            states = [tf.cast(s, d) for s, d in zip(result[1:], self.state_dtypes, strict=True)]
             after.append(states)
         y_pred = outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=1)
         return y_pred, after
 
-    def _loss(self, y_true, y_pred, weights):
+    def _loss(self, y_true, y_pred, weights, n_grad=None):
+        """Return ``(loss for the gradient, reported loss)``.
+
+        ``y_pred`` ends at the window's last step; the loss covers its last
+        ``y_true.shape[1]`` steps. With ``n_grad``, only the last ``n_grad`` outputs enter
+        the loss that is differentiated; the reported loss counts all of them.
+        """
         n = tf.shape(y_true)[1]
         per_step = self.loss_fn(y_true, y_pred[:, -n:])
-        per_step = tf.reshape(per_step, tf.shape(weights))
-        total = tf.reduce_sum(per_step * weights)
-        return total / tf.maximum(tf.reduce_sum(weights), 1e-12)
+        per_step = tf.reshape(tf.cast(per_step, tf.float32), tf.shape(weights))
+        report = tf.reduce_sum(per_step * weights) / tf.maximum(tf.reduce_sum(weights), 1e-12)
+        if n_grad is None:
+            return report, report
+        late = tf.cast(tf.range(n) >= n - n_grad, tf.float32)[None, :] * weights
+        grad_loss = tf.reduce_sum(per_step * late) / tf.maximum(tf.reduce_sum(late), 1e-12)
+        return grad_loss, report
 
-    def _grad_step(self, xs, y_true, weights, states, cut: bool):
+    def _grad_step(self, xs, y_true, weights, states, cut: bool, free: int = 0):
+        self.traces += 1  # Python side effect: runs once per trace, never per call
+        variables = self.model.trainable_variables
+        before, early = [], None
+        if free:
+            # forward only: these steps are outside the tape, so their outputs and the
+            # weights used on them receive no gradient (k2_mode="last_k2")
+            early, before = self._run(xs[:free], states, cut, True)
+            states = [tf.stop_gradient(s) for s in before[-1]]
         with tf.GradientTape() as tape:
-            y_pred, after = self._run(xs, states, cut, True)
-            loss = self._loss(y_true, y_pred, weights)
-        grads = tape.gradient(loss, self.model.trainable_variables)
+            y_pred, after = self._run(xs[free:], states, cut, True)
+            if early is None:
+                loss, report = self._loss(y_true, y_pred, weights)
+            else:
+                loss, report = self._loss(y_true, tf.concat([early, y_pred], axis=1), weights,
+                                          n_grad=tf.shape(y_pred)[1])
+            scaled = loss
+            if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, variables)
         grads = [tf.zeros_like(v) if g is None else g
-                 for g, v in zip(grads, self.model.trainable_variables, strict=True)]
-        return loss, grads, [[tf.stop_gradient(s) for s in st] for st in after]
+                 for g, v in zip(grads, variables, strict=True)]
+        return report, grads, [[tf.stop_gradient(s) for s in st] for st in before + after]
 
-    def _train_step(self, xs, y_true, weights, states, cut: bool):
-        loss, grads, after = self._grad_step(xs, y_true, weights, states, cut)
+    def _train_step(self, xs, y_true, weights, states, cut: bool, free: int = 0):
+        loss, grads, after = self._grad_step(xs, y_true, weights, states, cut, free)
+        # a LossScaleOptimizer unscales the gradients (and skips non-finite steps) itself
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return loss, after
 
+    def _unscaled_grad_step(self, xs, y_true, weights, states, cut: bool, free: int = 0):
+        loss, grads, after = self._grad_step(xs, y_true, weights, states, cut, free)
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            grads = [g / tf.cast(self.optimizer.dynamic_scale, g.dtype) for g in grads]
+        return loss, grads, after
+
     def _forward_step(self, xs, states, cut: bool):
+        self.traces += 1
         _, after = self._run(xs, states, cut, False)
         return [[tf.stop_gradient(s) for s in st] for st in after]
 
     def _specs(self, n_segments: int, with_targets: bool, y_dim: int):
         n_features = self.model.inputs[0].shape[-1]
-        xs = tuple(tf.TensorSpec((None, None, n_features), tf.float32)
+        xs = tuple(tf.TensorSpec((None, None, n_features), self.x_dtype)
                    for _ in range(n_segments))
-        states = [tf.TensorSpec((None, *s), tf.float32) for s in self.state_shapes]
+        states = [tf.TensorSpec((None, *s), d)
+                  for s, d in zip(self.state_shapes, self.state_dtypes, strict=True)]
         if not with_targets:
             return (xs, states)
         return (xs, tf.TensorSpec((None, None, y_dim), tf.float32),
                 tf.TensorSpec((None, None), tf.float32), states)
 
-    def _compiled(self, kind: str, n_segments: int, cut: bool, y_dim: int):
+    def _compiled(self, kind: str, n_segments: int, cut: bool, y_dim: int, free: int = 0):
         """Return the traced function for ``kind`` and this structure, tracing it once."""
         fn = {"train": self._train, "grads": self._grads, "advance": self._advance}[kind]
-        key = (kind, n_segments, cut, y_dim)
+        key = (kind, n_segments, cut, y_dim, free)
         if key not in self._traced:
-            fn.get_concrete_function(*self._specs(n_segments, kind != "advance", y_dim), cut)
+            extra = (cut,) if kind == "advance" else (cut, free)
+            fn.get_concrete_function(*self._specs(n_segments, kind != "advance", y_dim), *extra)
             self._traced.add(key)
         return fn
 
@@ -545,24 +868,24 @@ class TBPTTTrainer:
     def _check_data(self, x, y, step_weights):
         x = _as_3d_x(x, self.model)
         check_k(self.k1, self.k2, x.shape[1])
-        y_steps, weights = _targets(x, y, self.seq2one, step_weights)
+        y_steps, weights = _targets(x, y, self.seq2one, step_weights, self.target_width)
         return x, y_steps, weights
 
     def _pass(self, x, y_steps, weights, batch_size: int, order, apply: bool):
         """One pass over all sequences; return (losses, updates, backprop steps, grads)."""
         seq_len, y_dim = x.shape[1], y_steps.shape[-1]
-        plan = plan_updates(seq_len, self.k1, self.k2)
+        plan = plan_updates(seq_len, self.k1, self.k2, self.k2_mode)
         losses, n_updates, n_steps, grad_sum = [], 0, 0, None
         for b0 in range(0, len(order), batch_size):
             rows = order[b0:b0 + batch_size]
-            xb = tf.constant(x[rows])
+            xb = tf.constant(x[rows], dtype=self.x_dtype)
             yb, wb = y_steps[rows], weights[rows]
             states = self._zero_states(len(rows))  # a new true sequence starts from zeros
             for update in plan:
                 w = wb[:, update.loss_start:update.stop]
                 store_at = None if update.store is None else update.boundaries.index(update.store)
-                if not w.any():
-                    # no loss in this window: only move the stored state forward
+                if not wb[:, update.scored_start:update.stop].any():
+                    # no loss with a gradient in this window: only move the state forward
                     if store_at:
                         xs = tuple(xb[:, a:b] for a, b in update.segments[:store_at])
                         fn = self._compiled("advance", len(xs), update.cut, y_dim)
@@ -570,9 +893,10 @@ class TBPTTTrainer:
                     continue
                 xs = tuple(xb[:, a:b] for a, b in update.segments)
                 kind = "train" if apply else "grads"
-                fn = self._compiled(kind, len(xs), update.cut, y_dim)
+                free = update.free_segments
+                fn = self._compiled(kind, len(xs), update.cut, y_dim, free)
                 args = (xs, tf.constant(yb[:, update.loss_start:update.stop]), tf.constant(w),
-                        states, update.cut)
+                        states, update.cut, free)
                 if apply:
                     # losses stay tensors until the epoch ends: no device sync per update
                     loss, after = fn(*args)
@@ -588,8 +912,8 @@ class TBPTTTrainer:
         return losses, n_updates, n_steps, grad_sum
 
     def restart(self, weights: list[np.ndarray] | None = None, k1: int | None = None,
-                k2: int | None = None) -> TBPTTTrainer:
-        """Start training afresh: set ``weights``, zero the optimizer's state, maybe new k1/k2.
+                k2: int | None = None, k2_mode: str | None = None) -> TBPTTTrainer:
+        """Start training afresh: set ``weights``, reset the optimizer's state, maybe new k1/k2.
 
         Reusing one trainer for several runs reuses its compiled graphs (tracing an LSTM
         update takes about a second), which matters in sweeps such as a k2 x lag grid.
@@ -598,14 +922,23 @@ class TBPTTTrainer:
             weights: the weights to start from (``model.get_weights()`` format); None keeps
                 the current ones.
             k1, k2: a new TBPTT pair; None keeps the current value.
+            k2_mode: a new ``k2_mode``; None keeps the current one.
         """
         self.k1, self.k2 = check_k(self.k1 if k1 is None else k1, self.k2 if k2 is None else k2)
+        if k2_mode is not None:
+            self.k2_mode = check_k2_mode(k2_mode)
         if weights is not None:
             self.model.set_weights(weights)
+            self._sync_source()
         if self._built:
-            # a zero step count and zero moments are exactly a freshly built optimizer
-            for var in self.optimizer.variables:
-                if "learning_rate" not in var.path:
+            # a zero step count and zero moments are exactly a freshly built optimizer;
+            # a loss-scale optimizer's scale goes back to its initial value
+            opt = self.optimizer
+            scale = getattr(opt, "dynamic_scale", None)
+            for var in opt.variables:
+                if scale is not None and var is scale:
+                    var.assign(float(opt.initial_scale))
+                elif "learning_rate" not in var.path:
                     var.assign(np.zeros(var.shape, dtype=var.dtype))
         return self
 
@@ -613,6 +946,10 @@ class TBPTTTrainer:
         if not self._built:
             self.optimizer.build(self.model.trainable_variables)
             self._built = True
+
+    def _sync_source(self):
+        if self.source_model is not None:
+            self.source_model.set_weights(self.model.get_weights())
 
     def fit(
         self,
@@ -630,8 +967,10 @@ class TBPTTTrainer:
 
         Args:
             x: float ``[samples, timesteps, features]``; each row is one true sequence.
-            y: ``[samples, timesteps, d]`` (sequence-to-sequence) or ``[samples]`` /
-                ``[samples, d]`` (sequence-to-one, see ``seq2one``).
+            y: targets, read against the model's output width ``d`` (never guessed):
+                ``[samples, timesteps, d]`` per step; ``[samples, timesteps]`` per step when
+                ``d = 1``; ``[samples, d]`` or (``d = 1``) ``[samples]`` one label per
+                sequence (see ``seq2one``). Sparse losses take ``d = 1`` (a class index).
             epochs: passes over the data (>= 1).
             batch_size: sequences run side by side (default: all); the state is reset
                 when a batch of sequences ends.
@@ -643,6 +982,9 @@ class TBPTTTrainer:
 
         Returns:
             ``{"loss", "updates", "backprop_steps", "seconds"}``, one value per epoch.
+            ``loss`` is the mean over updates of each update's weighted mean loss over
+            its ``k1`` new outputs; ``seconds`` stops after the losses are read back from
+            the device (so asynchronous GPU work is inside the measured time).
         """
         x, y_steps, weights = self._check_data(x, y, step_weights)
         epochs = check_positive_int("epochs", epochs)
@@ -658,8 +1000,10 @@ class TBPTTTrainer:
             began = time.perf_counter()
             losses, n_updates, n_steps, _ = self._pass(x, y_steps, weights, batch_size, order,
                                                        apply=True)
+            # reading the losses back waits for the device to finish: only then stop the clock
+            values = [float(v) for v in losses]
             seconds = time.perf_counter() - began
-            mean_loss = float(np.mean([float(v) for v in losses])) if losses else math.nan
+            mean_loss = float(np.mean(values)) if values else math.nan
             history["loss"].append(mean_loss)
             history["updates"].append(n_updates)
             history["backprop_steps"].append(n_steps)
@@ -667,6 +1011,7 @@ class TBPTTTrainer:
             if verbose:
                 print(f"TBPTT({self.k1},{self.k2}) epoch {epoch + 1}/{epochs} - {seconds:.1f}s - "
                       f"loss {mean_loss:.4f} - {n_updates} updates", flush=True)
+        self._sync_source()
         return history
 
     def compute_gradients(
@@ -683,6 +1028,7 @@ class TBPTTTrainer:
         """
         x, y_steps, weights = self._check_data(x, y, step_weights)
         batch_size = check_positive_int("batch_size", len(x) if batch_size is None else batch_size)
+        self._build()
         _, _, _, grads = self._pass(x, y_steps, weights, batch_size, np.arange(len(x)),
                                     apply=False)
         if grads is None:
@@ -708,12 +1054,14 @@ def predict_sequences(model: keras.Model, x: Any, *, chunk: int | None = None) -
     model = check_state_model(model)
     x = _as_3d_x(x, model)
     chunk = check_positive_int("chunk", x.shape[1] if chunk is None else chunk)
-    states = [tf.zeros((len(x), *s)) for s in _state_shapes(model)]
+    dtypes = [tf.as_dtype(t.dtype) for t in model.inputs[1:]]
+    states = [tf.zeros((len(x), *s), dtype=d)
+              for s, d in zip(_state_shapes(model), dtypes, strict=True)]
     outputs = []
     for a in range(0, x.shape[1], chunk):
         result = model([tf.constant(x[:, a:a + chunk]), *states], training=False)
-        outputs.append(np.asarray(result[0]))
-        states = list(result[1:])
+        outputs.append(np.asarray(tf.cast(result[0], tf.float32)))
+        states = [tf.cast(s, d) for s, d in zip(result[1:], dtypes, strict=True)]
     return np.concatenate(outputs, axis=1)
 
 
@@ -725,13 +1073,15 @@ def gradient_horizon(
     k2: int | None = None,
     y: Any = None,
     loss: Any = "binary_crossentropy",
+    k2_mode: str = "cut_every_k2",
 ) -> np.ndarray:
     """Return the norm of the last update's loss gradient w.r.t. the input at each lag.
 
     The whole sequence is run as TBPTT(k1, k2) would run it (stored states detached
     between updates), then the loss at the last step is differentiated with respect to
-    every input. With ``k2 >= k1`` the result is exactly zero at lags ``>= k2``; with
-    ``k1 = k2 = None`` (full BPTT) it decays but stays nonzero.
+    every input. With ``k2 >= k1``, and with ``k2 < k1`` in ``"last_k2"`` mode, the result
+    is exactly zero at lags ``>= k2``; in ``"cut_every_k2"`` mode it stops at the last cut;
+    with ``k1 = k2 = None`` (full BPTT) it decays but stays nonzero.
 
     Args:
         model: a model ``[x, *states] -> [y, *states]``.
@@ -739,6 +1089,7 @@ def gradient_horizon(
         k1, k2: the TBPTT pair; None means the whole sequence.
         y: targets of the last step ``[samples, d]``; None differentiates the mean output.
         loss: the loss used when ``y`` is given.
+        k2_mode: ``"cut_every_k2"`` or ``"last_k2"`` (see :class:`TBPTTTrainer`).
 
     Returns:
         float ``[timesteps]``: index ``lag`` holds the mean over samples of
@@ -749,26 +1100,29 @@ def gradient_horizon(
     seq_len = int(x.shape[1])
     k1 = seq_len if k1 is None else k1
     k2 = seq_len if k2 is None else k2
-    plan = plan_updates(seq_len, *check_k(k1, k2, seq_len))
+    plan = plan_updates(seq_len, *check_k(k1, k2, seq_len), k2_mode)
     loss_fn = _loss_fn(loss)
-    states = [tf.zeros((x.shape[0], *s)) for s in _state_shapes(model)]
+    dtypes = [tf.as_dtype(t.dtype) for t in model.inputs[1:]]
+    states = [tf.zeros((x.shape[0], *s), dtype=d)
+              for s, d in zip(_state_shapes(model), dtypes, strict=True)]
     with tf.GradientTape() as tape:
         tape.watch(x)
         for update in plan:
             states = [keras.ops.stop_gradient(s) for s in states]
             outputs, stored = None, None
             for j, (a, b) in enumerate(update.segments):
-                if j > 0 and update.cut:
+                if j > 0 and (update.cut or a == update.grad_from):
                     states = [keras.ops.stop_gradient(s) for s in states]
                 if update.store == a:
                     stored = states
                 result = model([x[:, a:b], *states], training=False)
-                outputs, states = result[0], list(result[1:])
+                outputs = result[0]
+                states = [tf.cast(s, d) for s, d in zip(result[1:], dtypes, strict=True)]
             if update.store == update.stop:
                 stored = states
             if update.store is not None:
                 states = stored
-        last = outputs[:, -1]
+        last = tf.cast(outputs[:, -1], tf.float32)
         if y is None:
             target = tf.reduce_mean(last)
         else:
@@ -854,12 +1208,13 @@ def keras_stateful_fit(
 
 
 def draw_schedule(seq_len: int, k1: int, k2: int, ax=None, max_updates: int = 8,
-                  legend: bool = True):
+                  legend: bool = True, k2_mode: str = "cut_every_k2"):
     """Draw which steps each update of TBPTT(k1, k2) runs, backpropagates and scores.
 
     Each row is one update: a light bar for the steps run under the gradient tape, a
-    dark bar for the steps that carry loss, ``|`` where the gradient is cut, and a dot
-    at the step whose state the next update starts from.
+    dark bar for the outputs whose loss sends a gradient, a hatched bar for steps run
+    forward only (``k2_mode="last_k2"``), ``|`` where the gradient is cut, and a dot at
+    the step whose state the next update starts from.
 
     Returns:
         ``(fig, ax)``.
@@ -869,8 +1224,10 @@ def draw_schedule(seq_len: int, k1: int, k2: int, ax=None, max_updates: int = 8,
 
     from course_lib import plots
 
-    plan = plan_updates(seq_len, k1, k2)[:check_positive_int("max_updates", max_updates)]
+    plan = plan_updates(seq_len, k1, k2, k2_mode)[:check_positive_int("max_updates", max_updates)]
     title = f"TBPTT(k1={k1}, k2={k2}) on {seq_len} steps"
+    if k2 < k1:
+        title += f", {k2_mode}"
     if ax is None:
         fig, ax = plots.figure(title, "timestep", "update", size=(7.0, 0.45 * len(plan) + 1.6))
     else:
@@ -881,9 +1238,12 @@ def draw_schedule(seq_len: int, k1: int, k2: int, ax=None, max_updates: int = 8,
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     grad_color, loss_color = plots.color_for("tbptt"), plots.color_for("bptt")
     for row, update in enumerate(plan):
-        ax.barh(row, update.stop - update.start, left=update.start, height=0.6,
+        if update.grad_from > update.start:
+            ax.barh(row, update.grad_from - update.start, left=update.start, height=0.6,
+                    color="white", edgecolor="grey", hatch="///", lw=0.5)
+        ax.barh(row, update.stop - update.grad_from, left=update.grad_from, height=0.6,
                 color=grad_color, alpha=0.35)
-        ax.barh(row, update.stop - update.loss_start, left=update.loss_start, height=0.3,
+        ax.barh(row, update.stop - update.scored_start, left=update.scored_start, height=0.3,
                 color=loss_color)
         if update.cut:
             for edge in update.boundaries[1:-1]:
@@ -895,11 +1255,14 @@ def draw_schedule(seq_len: int, k1: int, k2: int, ax=None, max_updates: int = 8,
     ax.set_yticks(range(len(plan)), [str(i + 1) for i in range(len(plan))])
     handles = [
         plt.Rectangle((0, 0), 1, 1, color=grad_color, alpha=0.35, label="gradient flows (k2)"),
-        plt.Rectangle((0, 0), 1, 1, color=loss_color, label="loss on outputs (k1)"),
+        plt.Rectangle((0, 0), 1, 1, color=loss_color, label="outputs that send a gradient"),
         plt.Line2D([], [], marker="o", color="black", ls="", label="state kept for next update"),
     ]
     if any(u.cut and len(u.boundaries) > 2 for u in plan):
         handles.append(plt.Line2D([], [], color="black", lw=2, label="gradient cut"))
+    if any(u.grad_from > u.start for u in plan):
+        handles.append(plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="grey",
+                                     hatch="///", label="forward only (no gradient)"))
     if legend:
         ax.legend(handles=handles, loc="upper center",
                   bbox_to_anchor=(0.5, -0.18 - 0.4 / len(plan)), ncol=2, fontsize=8,
@@ -937,6 +1300,7 @@ def lag_echo_run(
     seed: int = 0,
     trainer: TBPTTTrainer | None = None,
     start_weights: list[np.ndarray] | None = None,
+    k2_mode: str = "cut_every_k2",
 ) -> dict[str, Any]:
     """Train an LSTM on the lag/echo task with TBPTT(k1, k2); score it on fresh sequences.
 
@@ -955,9 +1319,9 @@ def lag_echo_run(
     if trainer is None:
         model = lstm_stack(1, units, seed=seed)
         trainer = TBPTTTrainer(model, k1, k2, keras.optimizers.Adam(learning_rate),
-                               "binary_crossentropy", seq2one="last")
+                               "binary_crossentropy", seq2one="last", k2_mode=k2_mode)
     else:
-        trainer.restart(start_weights, k1, k2)
+        trainer.restart(start_weights, k1, k2, k2_mode)
     # the first `lag` targets have no source bit, so they carry no loss
     weights = (np.arange(seq_len) >= lag).astype(np.float32)
     began = time.perf_counter()
@@ -979,6 +1343,7 @@ def k1_k2_demo(
     units: int = 12,
     epochs: int = 10,
     seed: int = 0,
+    k2_mode: str = "cut_every_k2",
 ):
     """Train a tiny model with TBPTT(k1, k2) on lag/echo and draw schedule + loss curve.
 
@@ -993,9 +1358,9 @@ def k1_k2_demo(
 
     k1, k2 = check_k(k1, k2, seq_len)
     result = lag_echo_run(lag, k1, k2, n_samples=n_samples, seq_len=seq_len, units=units,
-                          epochs=epochs, seed=seed)
+                          epochs=epochs, seed=seed, k2_mode=k2_mode)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
-    draw_schedule(seq_len, k1, k2, ax=left, max_updates=6)
+    draw_schedule(seq_len, k1, k2, ax=left, max_updates=6, k2_mode=k2_mode)
     left.set_title(f"TBPTT(k1={k1}, k2={k2}): first updates")
     left.set_xlabel("timestep")
     left.set_ylabel("update")
@@ -1022,6 +1387,7 @@ def lag_k2_grid(
     learning_rate: float = 1e-2,
     seed: int = 0,
     verbose: bool = True,
+    k2_mode: str = "cut_every_k2",
 ) -> dict[str, Any]:
     """Train one lag/echo model per (lag, k2) cell with TBPTT(k1, k2); return accuracies.
 
@@ -1044,7 +1410,7 @@ def lag_k2_grid(
         for j, k2 in enumerate(k2s):
             result = lag_echo_run(lag, k1, k2, n_samples=n_samples, seq_len=seq_len,
                                   epochs=epochs, seed=seed, trainer=trainer,
-                                  start_weights=start)
+                                  start_weights=start, k2_mode=k2_mode)
             accuracy[i, j], seconds[i, j] = result["accuracy"], result["seconds"]
             if verbose:
                 print(f"lag {lag:>3}, TBPTT({k1},{k2:>3}): test accuracy {result['accuracy']:.3f}"
@@ -1055,42 +1421,58 @@ def lag_k2_grid(
 def time_pairs(
     x: Any,
     y: Any,
-    pairs: Sequence[tuple[int, int]],
+    pairs: Sequence[tuple],
     *,
     units: int = 32,
     repeats: int = 2,
     seed: int = 0,
+    clock: str = "wall",
 ) -> list[dict[str, Any]]:
     """Time one training epoch per (k1, k2) pair; compare with the steps under the tape.
 
     One trainer is reused (restarted from the same weights for every pair); each pair
     gets one untimed warm-up epoch, then the median of ``repeats`` timed epochs.
 
+    Args:
+        pairs: ``(k1, k2)`` or ``(k1, k2, k2_mode)`` tuples.
+        clock: ``"wall"`` (seconds on the wall clock) or ``"cpu"`` (the process's CPU
+            seconds, all threads: far steadier than the wall clock on a CPU shared with
+            other jobs; meaningless for work done on a GPU).
+
     Returns:
-        One dict per pair: ``k1, k2, seconds, updates, predicted`` (steps under the tape
-        relative to the first pair) and ``measured`` (epoch time relative to the first pair).
+        One dict per pair: ``k1, k2, k2_mode, seconds, cpu_seconds, updates, predicted``
+        (steps under the tape relative to the first pair) and ``measured`` (epoch time on
+        ``clock`` relative to the first pair).
     """
     import statistics
 
     x = np.asarray(x, dtype=np.float32)
     if not pairs:
         raise ValueError("pairs must hold at least one (k1, k2) pair")
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
     repeats = check_positive_int("repeats", repeats)
+    full = [(p[0], p[1], p[2] if len(p) > 2 else "cut_every_k2") for p in pairs]
     model = lstm_stack(x.shape[-1], units, seed=seed)
     start = model.get_weights()
-    trainer = TBPTTTrainer(model, *pairs[0], keras.optimizers.Adam(1e-3))
+    trainer = TBPTTTrainer(model, full[0][0], full[0][1], keras.optimizers.Adam(1e-3))
     rows = []
-    for k1, k2 in pairs:
-        trainer.restart(start, k1, k2)
+    for k1, k2, k2_mode in full:
+        trainer.restart(start, k1, k2, k2_mode)
         trainer.fit(x, y, epochs=1, shuffle=False, verbose=0)  # warm-up
-        times = [trainer.fit(x, y, epochs=1, shuffle=False, verbose=0)["seconds"][0]
-                 for _ in range(repeats)]
-        rows.append({"k1": k1, "k2": k2, "seconds": statistics.median(times),
-                     "updates": len(plan_updates(x.shape[1], k1, k2)),
-                     "steps_ratio": cost_ratio(x.shape[1], k1, k2)})
+        walls, cpus = [], []
+        for _ in range(repeats):
+            cpu = time.process_time()
+            walls.append(trainer.fit(x, y, epochs=1, shuffle=False, verbose=0)["seconds"][0])
+            cpus.append(time.process_time() - cpu)
+        rows.append({"k1": k1, "k2": k2, "k2_mode": k2_mode,
+                     "seconds": statistics.median(walls), "cpu_seconds": statistics.median(cpus),
+                     "updates": len(plan_updates(x.shape[1], k1, k2, k2_mode)),
+                     "steps_ratio": cost_ratio(x.shape[1], k1, k2, k2_mode)})
+    key = "seconds" if clock == "wall" else "cpu_seconds"
     for row in rows:
         row["predicted"] = row["steps_ratio"] / rows[0]["steps_ratio"]
-        row["measured"] = row["seconds"] / rows[0]["seconds"]
+        row["measured"] = row[key] / rows[0][key]
     return rows
 
 

@@ -3,7 +3,8 @@
 Every function takes arrays in Keras' layout -- ``[samples, timesteps]`` for token
 ids or ``[samples, timesteps, features]`` for signals -- works along the time axis
 (axis 1), keeps the order of the steps it keeps, and returns new arrays (the input
-is never modified). Functions that draw random numbers take ``seed``.
+is never modified). Functions that draw random numbers take ``seed``. Arrays holding
+NaN or inf are refused with a ValueError that names the argument.
 
 Leakage rules the tests check:
 
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.data import _check_seed, check_fraction, check_positive_int
+from course_lib.data import _check_seed, _placement_slack, check_fraction, check_positive_int
 
 SIDES = ("pre", "post")
 
@@ -41,7 +42,18 @@ def _as_sequences(name: str, x: Any, *, integer: bool = False) -> np.ndarray:
         raise ValueError(f"{name} must have at least one sample and one timestep, got {x.shape}")
     if integer and not np.issubdtype(x.dtype, np.integer):
         raise TypeError(f"{name} must hold integer token ids, got dtype {x.dtype}")
-    return x
+    return _check_finite(name, x)
+
+
+def _check_finite(name: str, values: np.ndarray) -> np.ndarray:
+    """Raise ValueError naming ``name`` if a float/complex array holds NaN or inf."""
+    if np.issubdtype(values.dtype, np.inexact) and not np.isfinite(values).all():
+        bad = np.argwhere(~np.isfinite(values))
+        raise ValueError(
+            f"{name} must hold finite numbers, but {len(bad)} entries are NaN or inf "
+            f"(the first at index {tuple(int(i) for i in bad[0])}); clean or impute them first"
+        )
+    return values
 
 
 def _check_labels(x: np.ndarray, y: Any) -> np.ndarray:
@@ -50,12 +62,23 @@ def _check_labels(x: np.ndarray, y: Any) -> np.ndarray:
         raise ValueError(
             f"y must have one entry per sample of x ({x.shape[0]}), got shape {y.shape}"
         )
-    return y
+    return _check_finite("y", y)
 
 
 # --------------------------------------------------------------------------------------
 # Truncation
 # --------------------------------------------------------------------------------------
+
+
+def truncate_steps(x, maxlen, side):
+    """Keep ``maxlen`` steps of every sequence (axis 1): the slicing behind :func:`truncate`.
+
+    Written out in notebook 03; no validation (:func:`truncate` checks the arguments and
+    returns a copy).
+    """
+    if side == "pre":
+        return x[:, x.shape[1] - maxlen:]  # drop the start: keep the last maxlen steps
+    return x[:, :maxlen]  # "post": drop the end, keep the first maxlen steps
 
 
 def truncate(x: Any, maxlen: int, side: str = "pre") -> np.ndarray:
@@ -79,8 +102,7 @@ def truncate(x: Any, maxlen: int, side: str = "pre") -> np.ndarray:
         raise ValueError(
             f"side must be 'pre' (drop the start) or 'post' (drop the end), got {side!r}"
         )
-    kept = x[:, x.shape[1] - maxlen:] if side == "pre" else x[:, :maxlen]
-    return kept.copy()
+    return truncate_steps(x, maxlen, side).copy()
 
 
 # --------------------------------------------------------------------------------------
@@ -109,11 +131,19 @@ def fit_token_ranks(x_train: Any, vocab_size: int, *, pad_id: int = 0) -> np.nda
             f"x_train ids must be in [0, {vocab_size - 1}], got [{x_train.min()}, {x_train.max()}]"
         )
     pad_id = check_positive_int("pad_id", pad_id, minimum=0, maximum=vocab_size - 1)
+    return token_ranks(x_train, vocab_size, pad_id)
+
+
+def token_ranks(x_train, vocab_size, pad_id=0):
+    """Rank ids by training frequency: the counting behind :func:`fit_token_ranks`.
+
+    Written out in notebook 04; no validation (:func:`fit_token_ranks` checks the arguments).
+    """
     counts = np.bincount(x_train.ravel(), minlength=vocab_size).astype(np.int64)
-    counts[pad_id] = np.iinfo(np.int64).max  # padding first, so it is dropped first
-    order = np.lexsort((np.arange(vocab_size), -counts))  # by count desc, then id asc
+    counts[pad_id] = np.iinfo(np.int64).max  # padding counts as most common: dropped first
+    order = np.lexsort((np.arange(vocab_size), -counts))  # count descending, ties by id
     ranks = np.empty(vocab_size, dtype=np.int64)
-    ranks[order] = np.arange(vocab_size)
+    ranks[order] = np.arange(vocab_size)  # ranks[token] = its place in that order
     return ranks
 
 
@@ -148,12 +178,17 @@ def summarize(x: Any, ranks: Any, keep_fraction: float) -> np.ndarray:
     keep_fraction = check_fraction("keep_fraction", keep_fraction)
     if keep_fraction <= 0.0:
         raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
-    keep = summarized_length(x.shape[1], keep_fraction)
-    token_rank = ranks[x]
-    # Stable sort on -rank: rarest first, earlier position first among equals.
-    chosen = np.argsort(-token_rank, axis=1, kind="stable")[:, :keep]
-    chosen = np.sort(chosen, axis=1)
-    return np.take_along_axis(x, chosen, axis=1)
+    return summarize_steps(x, ranks, summarized_length(x.shape[1], keep_fraction))
+
+
+def summarize_steps(x, ranks, keep):
+    """Keep the ``keep`` rarest tokens of each row, in order: the step behind :func:`summarize`.
+
+    Written out in notebook 04; no validation (:func:`summarize` checks the arguments).
+    """
+    token_rank = ranks[x]  # [samples, timesteps]; a high rank = rare in training
+    rarest = np.argsort(-token_rank, axis=1, kind="stable")[:, :keep]  # ties: earlier first
+    return np.take_along_axis(x, np.sort(rarest, axis=1), axis=1)  # back in document order
 
 
 def summarized_length(seq_len: int, keep_fraction: float) -> int:
@@ -197,8 +232,11 @@ def window_starts(
 ) -> np.ndarray:
     """Draw sorted window start indices, ``[n_samples, n_windows]``.
 
-    With ``overlap=False`` the windows never share a step (needs ``n_windows * window
-    <= seq_len``); the starts are then uniform over all such placements.
+    With ``overlap=True`` each start is drawn independently and uniformly from
+    ``[0, seq_len - window]``, then the starts are sorted (windows may share steps or
+    coincide). With ``overlap=False`` the windows never share a step (needs
+    ``n_windows * window <= seq_len``) and each row of starts is uniform over all such
+    placements.
     """
     seq_len = check_positive_int("seq_len", seq_len)
     window = check_positive_int("window", window, maximum=seq_len)
@@ -214,8 +252,8 @@ def window_starts(
             f"got {n_windows} * {window} = {n_windows * window}"
         )
     free = seq_len - n_windows * window
-    # Stars and bars: n_windows sorted draws from [0, free] plus the windows before each.
-    slack = np.sort(rng.integers(0, free + 1, size=(n_samples, n_windows)), axis=1)
+    # Stars and bars: uniform slack before each window, plus the windows before it.
+    slack = _placement_slack(rng, n_samples, n_windows, free)
     return slack + np.arange(n_windows) * window
 
 
@@ -296,7 +334,7 @@ def aggregate_by_source(predictions: Any, source: Any, n_samples: int | None = N
     Returns:
         ``[n_samples, ...]`` mean prediction per sequence.
     """
-    predictions = np.asarray(predictions, dtype=np.float64)
+    predictions = _check_finite("predictions", np.asarray(predictions, dtype=np.float64))
     source = np.asarray(source)
     if source.ndim != 1 or predictions.shape[:1] != source.shape:
         raise ValueError(
@@ -381,6 +419,26 @@ def parallel_subsequences(x: Any, n_pieces: int) -> np.ndarray:
 _PRIME = 2_147_483_647  # 2**31 - 1
 
 
+def mix64(z):
+    """Scramble 64-bit integers with the splitmix64 finaliser (xor-shift, multiply, twice).
+
+    A bijection on ``uint64``: distinct inputs stay distinct, but nearby or evenly spaced
+    inputs come out looking independent, so ``mix64(ids) % m`` fills buckets like a random
+    hash. Multiplications wrap around modulo ``2**64`` (uint64 arithmetic).
+
+    Args:
+        z: non-negative integers (any shape) below ``2**64``.
+
+    Returns:
+        ``uint64`` array of the same shape.
+    """
+    z = np.asarray(z).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 def hash_tokens(
     x: Any, n_buckets: int, *, ngram: int = 1, pad_id: int = 0, seed: int = 0
 ) -> np.ndarray:
@@ -388,9 +446,12 @@ def hash_tokens(
 
     With ``ngram=1`` only the vocabulary shrinks; with ``ngram=k`` every k
     consecutive tokens become ONE hashed id, so the sequence gets k times shorter.
-    The hash is a seeded universal hash, the same for train and test when the seed
-    is the same. Buckets are ``1..n_buckets-1``; 0 stays padding (an all-padding
-    n-gram maps to 0).
+    The n-gram's tokens are first combined into one code by a seeded polynomial (an
+    exact, seed-dependent code for ``ngram=1``), then :func:`mix64` scrambles that code
+    so that bucket ``code % (n_buckets-1)`` behaves like a random draw: ids that differ
+    by a multiple of anything do not pile up in a few buckets. The same seed gives the
+    same hash for train and test. Buckets are ``1..n_buckets-1``; 0 stays padding (an
+    all-padding n-gram maps to 0).
 
     Args:
         x: int ``[samples, timesteps]`` non-negative ids; ``timesteps`` divisible by ``ngram``.
@@ -421,7 +482,8 @@ def hash_tokens(
     code = np.full(grams.shape[:2], b, dtype=np.int64)
     for j in range(ngram):  # Horner-like mixing, mod p after each step to avoid overflow
         code = (code * 31 + a[j] * grams[:, :, j]) % _PRIME
-    hashed = (code % (n_buckets - 1) + 1).astype(np.int32)
+    mixed = mix64(code)  # non-linear: without it, bucket = linear function of id mod m
+    hashed = (mixed % np.uint64(n_buckets - 1) + np.uint64(1)).astype(np.int32)
     hashed[(x.reshape(grams.shape) == pad_id).all(axis=2)] = 0
     return hashed
 

@@ -9,13 +9,26 @@ Only ipywidgets features present in both 7.7 (Colab) and 8.x are used.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+# Set to 1 by ``course run``/``course sweep`` for the notebook kernels they start: nobody can
+# click in a headless run, and building widgets there only risks nbclient's occasional hang
+# on widget cells (jupyter/nbclient#312), seen twice in cpu runs on a loaded machine.
+HEADLESS_VAR = "COURSE_HEADLESS"
+
+
+def headless() -> bool:
+    """Return True in a headless run of the course (``$COURSE_HEADLESS`` is ``1``)."""
+    return os.environ.get(HEADLESS_VAR, "").strip() == "1"
+
 
 def has_widgets() -> bool:
-    """Return True if ipywidgets can be imported (notebooks then offer the widgets)."""
+    """Return True if the notebooks should offer widgets: ipywidgets imports, not headless."""
+    if headless():
+        return False
     try:
         import ipywidgets  # noqa: F401
     except ImportError:
@@ -87,6 +100,10 @@ def explorer(
     if clash:
         raise ValueError(f"{sorted(clash)} given both as controls and as fixed arguments")
     if not has_widgets():
+        if headless():
+            print("(headless run: the interactive version of this cell shows in JupyterLab; "
+                  "the plain function above already ran with the notebook's values)")
+            return None
         print("ipywidgets is not installed: call the plain function directly instead "
               "(pip install ipywidgets to get the interactive version).")
         return None
@@ -185,7 +202,7 @@ def length_explorer(plain_fn: Callable[..., Any], seq_len: int, max_len: int, *,
         return explorer(plain_fn, {"seq_len": _Fixed(seq_len)}, fixed=fixed)
     controls = {"seq_len": int_slider("T", seq_len, 2, max_len, step=2)}
     return explorer(plain_fn, controls, initial=initial, fixed=fixed,
-                    title="Sequence length T: pick one, then press Run to retrain")
+                    title="Sequence length T: pick one, then press Run to recompute")
 
 
 # --------------------------------------------------------------------------- notebooks 07, 08
@@ -351,7 +368,8 @@ def truncation_explorer(plain_fn: Callable[..., Any], maxlen: int, max_len: int,
     """Return a maxlen slider + side menu + Run button around ``plain_fn(maxlen=..., side=...)``.
 
     Args:
-        plain_fn: e.g. ``asis.truncation_report``; returns a figure or ``(figure, ...)``.
+        plain_fn: e.g. ``lessons.truncate.truncation_report``; returns a figure or
+            ``(figure, ...)``.
         maxlen: the slider's start value (the notebook's headless value).
         max_len: the slider's upper end (the documents' length).
         side: the menu's start value, "pre" (keep the end) or "post" (keep the start).

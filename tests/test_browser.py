@@ -7,11 +7,16 @@ renders, moves the k2 slider, presses Run and waits for a different figure. Scre
 to ``test-artifacts/``.
 
 Needs the Python package ``playwright`` and ``/usr/bin/chromium`` (``apt-get install
-chromium``); no browser is downloaded. Skipped, with the reason, when either is missing.
+chromium``); no browser is downloaded. Skipped, with the reason, when either is missing --
+unless ``COURSE_REQUIRE_BROWSER=1`` (set by ``.ci/run``), which makes that a failure.
+
+JupyterLab's news/announcements plugin is disabled the way ``binder/postBuild`` does it,
+so that its pop-up does not cover the notebook; the test checks that no news toast shows.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -24,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from course_lib import environment
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +42,26 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # smoke profile, plus kernel start, on a busy 2-core machine
 RUN_ALL_TIMEOUT_MS = int(os.environ.get("COURSE_BROWSER_RUN_MS", "240000"))
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="the Python package playwright is not installed (pip install playwright)")
-if not CHROMIUM.exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set COURSE_CHROMIUM)",
-                allow_module_level=True)
+ANNOUNCEMENTS = "@jupyterlab/apputils-extension:announcements"
+REQUIRED = os.environ.get("COURSE_REQUIRE_BROWSER", "").strip() == "1"
+
+try:
+    from playwright import sync_api
+except ImportError:
+    sync_api = None
+    MISSING = "the Python package playwright is not installed (pip install playwright)"
+else:
+    MISSING = None if CHROMIUM.exists() else (
+        f"no Chromium at {CHROMIUM} (apt-get install chromium, or set COURSE_CHROMIUM)")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _browser_available():
+    """Skip without a browser -- or fail, when COURSE_REQUIRE_BROWSER=1 (CI)."""
+    if MISSING:
+        if REQUIRED:
+            pytest.fail(f"COURSE_REQUIRE_BROWSER=1 but {MISSING}", pytrace=False)
+        pytest.skip(MISSING)
 
 
 def _free_port() -> int:
@@ -70,8 +91,16 @@ def lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lab")
     shutil.copy(NOTEBOOK, folder / NOTEBOOK.name)
     port, token = _free_port(), secrets.token_hex(16)
+    # what `jupyter labextension disable --level=user ANNOUNCEMENTS` writes, in a private
+    # config folder (binder/postBuild runs that command)
+    labconfig = folder / "config" / "labconfig"
+    labconfig.mkdir(parents=True)
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {ANNOUNCEMENTS: True}}))
     env = dict(os.environ, COURSE_PROFILE="smoke", COURSE_OUTPUT_DIR=str(folder / "output"),
-               JUPYTER_RUNTIME_DIR=str(folder / "runtime"), TF_NUM_INTEROP_THREADS="1")
+               JUPYTER_RUNTIME_DIR=str(folder / "runtime"), TF_NUM_INTEROP_THREADS="1",
+               JUPYTER_CONFIG_DIR=str(folder / "config"))
+    env.update(environment.quiet_tf_env(env))  # the kernels, as `course run` starts them
     env.pop("MPLBACKEND", None)  # the tests' Agg backend would hide the student's inline plots
     command = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
@@ -124,11 +153,15 @@ def test_notebook_06_widget_retrains_and_redraws(lab):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
                                     headless=True)
+        page = None
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
             page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+            disabled = page.evaluate("""() => JSON.parse(document.getElementById(
+                'jupyter-config-data').textContent).disabledExtensions || []""")
+            assert ANNOUNCEMENTS in disabled, disabled
             _accept_kernel_dialog(page)
             # wait for the kernel, then run everything the way a student's "Run All" does
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
@@ -182,8 +215,15 @@ def test_notebook_06_widget_retrains_and_redraws(lab):
             assert after and after != before
             status = widget.first.locator(".widget-label").last.inner_text()
             assert "done in" in status, status
+            # the news question would have shown long ago (it asks right after start-up)
+            news = page.locator(".Toastify__toast", has_text="news")
+            assert news.count() == 0, news.first.inner_text()
         except Exception:
-            page.screenshot(path=str(ARTIFACTS / "06_failure.png"), full_page=False)
+            if page is not None:  # a failed screenshot must not hide the real error
+                try:
+                    page.screenshot(path=str(ARTIFACTS / "06_failure.png"), full_page=False)
+                except Exception as shot_error:
+                    print(f"no failure screenshot: {shot_error}")
             raise
         finally:
             browser.close()

@@ -236,3 +236,17 @@ def test_price_generator_is_served_from_data_too():
     assert data.lagged_differences is prices.lagged_differences
     with pytest.raises(AttributeError, match="no_such_generator"):
         data.no_such_generator  # noqa: B018
+
+
+def test_dna_motif_placements_are_uniform():
+    # 2 motifs of 4 bases in 10 bases: 6 non-overlapping placements, each 1/6. Sorting two
+    # independent draws (the old way) gives the 3 "touching" ones half the weight: chi2 ~ 660.
+    n = 6000
+    _, _, info = data.dna_sequences(n, 10, motif_len=4, n_motifs=2, seed=5)
+    starts = info.extra["motif_starts"]
+    assert (np.diff(starts, axis=1) >= 4).all() and starts.max() <= 6
+    placements, counts = np.unique(starts, axis=0, return_counts=True)
+    assert len(placements) == 6
+    chi2 = float(((counts - n / 6) ** 2 / (n / 6)).sum())
+    # chi-square critical value, 5 dof, p = 0.001
+    assert chi2 < 20.52, dict(zip(map(tuple, placements), counts, strict=True))

@@ -312,3 +312,80 @@ def test_gradient_norms_per_weight_and_global():
     per_weight = [v for k, v in norms.items() if k != "global"]
     assert len(per_weight) == len(model.trainable_variables)
     assert norms["global"] == pytest.approx(np.sqrt(np.sum(np.square(per_weight))), rel=1e-4)
+
+
+# ------------------------------------------------------------------------------ the page's loop
+
+
+def test_train_one_pass_makes_one_update_per_chunk():
+    x, y = _data()
+    model = _model()
+    for n in (1, 4, 6):
+        before = int(model.optimizer.iterations)
+        loss = ex.train_one_pass(model, x, y, n)
+        assert int(model.optimizer.iterations) - before == n
+        assert math.isfinite(loss) and loss > 0
+
+
+def test_train_one_pass_equals_train_on_batch_over_the_chunks_by_hand():
+    x, y = _data()
+    a, b = _model(lr=0.05), _model(lr=0.05)
+    ex.train_one_pass(a, x, y, 3)
+    ex.reset_lstm_states(b)
+    for start, stop in [(0, 8), (8, 16), (16, 24)]:
+        b.train_on_batch(x[:, start:stop], y[:, start:stop])
+    for va, vb in zip(a.trainable_variables, b.trainable_variables, strict=True):
+        np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-6)
+
+
+def test_recording_gradients_does_not_change_the_run():
+    x, y = _data()
+    e = ex.Experiment("adam", "adam", 0.01)
+    kw = {"dense_units": 4, "lstm_units": 4, "noise_std": 0.1}
+    plain = ex.run_experiment(e, x, y, epochs=3, seed=2, model_kwargs=kw, quiet=True)
+    rec = ex.run_experiment(e, x, y, epochs=3, seed=2, model_kwargs=kw, quiet=True,
+                            record_gradients=True)
+    assert rec.loss == plain.loss
+    assert len(rec.grad_norm_max) == 3 and plain.grad_norm_max == []
+    assert all(0 < m <= g for m, g in zip(rec.grad_norm_max, rec.grad_norm_global, strict=True))
+
+
+def test_clipnorm_above_every_gradient_leaves_the_run_unchanged():
+    # the reason "clipnorm 1.0" can be a no-op: it only acts on norms above 1.0
+    x, y = _data(scale=0.01)
+    kw = {"dense_units": 4, "lstm_units": 4}
+    plain = ex.run_experiment(ex.Experiment("a", "adam", 0.01), x, y, epochs=3, seed=2,
+                              model_kwargs=kw, quiet=True, record_gradients=True)
+    assert max(plain.grad_norm_max) < 100.0
+    clipped = ex.run_experiment(ex.Experiment("b", "adam", 0.01, clip=("clipnorm", 100.0)),
+                                x, y, epochs=3, seed=2, model_kwargs=kw, quiet=True)
+    tight = ex.run_experiment(ex.Experiment("c", "adam", 0.01, clip=("clipnorm", 1e-4)),
+                              x, y, epochs=3, seed=2, model_kwargs=kw, quiet=True)
+    assert clipped.loss == pytest.approx(plain.loss, rel=1e-6)  # rescaled by 1.0 at most
+    assert abs(tight.loss[-1] - plain.loss[-1]) > 1e-3 * plain.loss[-1]
+
+
+def test_warm_up_leaves_no_trace_in_the_weights():
+    x, y = _data()
+    model = _model(lr=0.5)
+    before = [v.numpy() for v in model.variables]
+    res = ex.train_with_schedule(model, x, y, epochs=1, schedule=ex.SequenceLengthSchedule((6,)))
+    assert res.loss[0] == pytest.approx(ex.full_length_loss(_model(lr=0.5), x, y), rel=1e-6)
+    assert any(not np.array_equal(b, v.numpy()) for b, v in zip(before, model.variables,
+                                                                strict=True))
+
+
+@pytest.mark.parametrize("args, error, name", [
+    ((2, 4, 8, 8, 0.1, "yes"), TypeError, "stateful"),
+    ((2, 0, 8, 8, 0.1, True), ValueError, "n_lags"),
+    ((2, 4, 8, 8, 11.0, True), ValueError, "noise_std"),
+    ((2, 4, 8, 1.5, 0.1, True), TypeError, "lstm_units"),
+])
+def test_check_model_args(args, error, name):
+    with pytest.raises(error, match=name):
+        ex.check_model_args(*args)
+
+
+def test_record_gradients_must_be_bool():
+    with pytest.raises(TypeError, match="record_gradients"):
+        ex.train_with_schedule(_model(), *_data(), epochs=1, record_gradients=1)

@@ -47,11 +47,82 @@ def test_claim_is_checked_only_at_its_profiles(out):
     assert stored[1]["values"] == {"a": 2.0}
 
 
-def test_claim_with_same_id_replaces_the_old_one(out):
+def test_a_claim_id_used_twice_is_an_error(out):
     metrics.start("01_demo", "cpu")
     metrics.claim("c", False)
-    metrics.claim("c", True)
+    with pytest.raises(ValueError, match="claim_id 'c' was already claimed"):
+        metrics.claim("c", True)
+    assert [c["verdict"] for c in metrics.current().claims] == ["false"]
+    for _ in range(2):  # the same line twice in one run (a loop) is a duplicate too
+        try:
+            metrics.claim("loop", True)
+        except ValueError:
+            break
+    else:
+        pytest.fail("a claim repeated in a loop was accepted")
+
+
+def test_rerunning_the_same_cell_replaces_its_claim(out, monkeypatch):
+    metrics.start("01_demo", "cpu")
+    sites = iter([("/tmp/ipykernel_1/123.py", 4), ("/tmp/ipykernel_1/123.py", 5),
+                  ("/tmp/ipykernel_1/999.py", 6), ("/tmp/ipykernel_1/999.py", 6),
+                  ("/tmp/ipykernel_1/999.py", 6)])
+    monkeypatch.setattr(metrics, "_call_site", lambda: next(sites))
+    metrics.claim("c", False)
+    metrics.claim("c", True)  # the same cell, executed again: replaces
     assert [c["verdict"] for c in metrics.current().claims] == ["true"]
+    with pytest.raises(ValueError, match="already claimed"):
+        metrics.claim("c", True)  # another cell
+    metrics.claim("d", True)
+    with pytest.raises(ValueError, match="already claimed"):
+        metrics.claim("d", True)  # the same cell in the same execution
+
+
+def test_load_never_raises(tmp_path):
+    cases = {
+        "missing": None,
+        "corrupt": '{"notebook": "x", "metrics": {',
+        "list": "[1, 2]",
+        "bytes": b"\xff\xfe\x00garbage",
+        "deep": "[" * 100_000 + "]" * 100_000,
+        "types": json.dumps({"notebook": "x", "profile": "cpu", "seed": 1,
+                             "metrics": [], "claims": [], "figures": []}),
+        "seed": json.dumps({"notebook": "x", "profile": "cpu", "seed": "1",
+                            "metrics": {}, "claims": [], "figures": []}),
+        "claim": json.dumps({"notebook": "x", "profile": "cpu", "seed": 1,
+                             "metrics": {}, "claims": ["c"], "figures": []}),
+        "figure": json.dumps({"notebook": "x", "profile": "cpu", "seed": 1,
+                              "metrics": {}, "claims": [], "figures": [3]}),
+        "metric": json.dumps({"notebook": "x", "profile": "cpu", "seed": 1,
+                              "metrics": {"m": 3}, "claims": [], "figures": []}),
+    }
+    for name, content in cases.items():
+        path = tmp_path / f"{name}.metrics.json"
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content is not None:
+            path.write_text(content)
+        data = metrics.load(path)
+        assert isinstance(data["error"], str) and data["error"], name
+        assert data["metrics"] == {} and data["claims"] == [] and data["figures"] == [], name
+    assert "'metrics' must be a dict" in metrics.load(tmp_path / "types.metrics.json")["error"]
+
+
+def test_load_of_a_good_sidecar_has_no_error(out):
+    metrics.start("01_demo", "cpu", 3)
+    metrics.record("a", 1.0)
+    data = metrics.load(out / "01_demo.metrics.json")
+    assert data["error"] is None and data["metrics"]["a"]["value"] == 1.0
+
+
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_load_never_raises_on_any_bytes(tmp_path_factory, content):
+    path = tmp_path_factory.mktemp("load") / "x.metrics.json"
+    path.write_bytes(content)
+    data = metrics.load(path)
+    assert data["error"] is None or isinstance(data["error"], str)
+    assert isinstance(data["metrics"], dict) and isinstance(data["claims"], list)
+    assert data["error"] is not None or metrics.sidecar_problem(data) is None
 
 
 def test_get_unknown_metric_lists_what_exists(out):

@@ -338,3 +338,163 @@ def test_predict_plan_resets_state_exactly_at_sequence_ends(sine):
     np.testing.assert_allclose(got, expected, atol=1e-5)
     with pytest.raises(ValueError, match="use course_lib.tbptt.predict_sequences"):
         splits.predict_plan(model, splits.decoupled_plan(x, None, 4, 8))
+
+
+# ----- non-finite input is refused at every entry point, naming the argument -----
+
+_BAD_X = np.ones((2, 12, 1))
+_BAD_X[1, 3, 0] = np.nan
+_INF_Y = np.zeros((2, 12, 1))
+_INF_Y[0, 0, 0] = np.inf
+_GOOD = np.ones((2, 12, 1))
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: splits.make_plan(_BAD_X, None, 4), "x"),
+        (lambda: splits.make_plan(_GOOD, _INF_Y, 4), "y"),
+        (lambda: splits.as_is(_BAD_X), "x"),
+        (lambda: splits.as_is(_GOOD, _INF_Y), "y"),
+        (lambda: splits.naive_split(_BAD_X, None, 4), "x"),
+        (lambda: splits.padded_split(_GOOD, _INF_Y, 5), "y"),
+        (lambda: splits.one_step_split(_BAD_X), "x"),
+        (lambda: splits.domain_split(_BAD_X, None), "x"),
+        (lambda: splits.decoupled_plan(_BAD_X, None, 4, 4), "x"),
+        (lambda: splits.decoupled_plan(_GOOD, _INF_Y, 4, 4), "y"),
+        (lambda: splits.split_by("one step", _GOOD, _INF_Y), "y"),
+        (lambda: splits.pad_to_multiple(_BAD_X, 5), "x"),
+        (lambda: splits.autocorrelation(_BAD_X, 3), "series"),
+        (lambda: splits.partial_autocorrelation(_BAD_X, 3), "series"),
+        (lambda: splits.stateful_reshape(_BAD_X, 4, 1), "x"),
+        (lambda: splits.train_plan(splits.naive_split(_GOOD, _GOOD, 4), _BAD_X, _GOOD), "x_test"),
+        (lambda: splits.train_plan(splits.naive_split(_GOOD, _GOOD, 4), _GOOD, _INF_Y), "y_test"),
+    ],
+)
+def test_nan_and_inf_are_refused_naming_the_argument(call, name):
+    with pytest.raises(ValueError, match=rf"^{name} must be finite: it holds 1 NaN or inf"):
+        call()
+
+
+def test_integer_arrays_pass_the_finite_check():
+    plan = splits.naive_split(stamped(2, 6), stamped(2, 6), 3)
+    assert plan.shape == (4, 3, 1)
+
+
+# ----- the reset schedule is computed once per plan -----
+
+
+def test_reset_mask_is_computed_once_and_read_only(monkeypatch):
+    calls = []
+    original = splits._reset_schedule
+
+    def counting(n_batches, reset_every):
+        calls.append((n_batches, reset_every))
+        return original(n_batches, reset_every)
+
+    monkeypatch.setattr(splits, "_reset_schedule", counting)
+    plan = splits.one_step_split(np.zeros((4, 300)), batch_size=2)  # 600 batches
+    for b in range(plan.n_batches):
+        plan.reset_mask[b]
+    assert calls == [(600, 300)]
+    assert plan.reset_mask is plan.reset_mask and not plan.reset_mask.flags.writeable
+    assert np.flatnonzero(plan.reset_mask).tolist() == [299, 599]
+    other = splits.with_reset(plan, 1)  # a new plan gets its own schedule
+    assert other.reset_mask.all() and len(calls) == 2
+
+
+# ----- the saved copies of notebook 09: reshape and reset callback -----
+
+
+@SETTINGS
+@given(n=st.integers(1, 6), t=st.integers(1, 24), f=st.integers(1, 3), data_=st.data())
+def test_stateful_reshape_matches_make_plan_and_keeps_rows_continuous(n, t, f, data_):
+    sub_len = data_.draw(st.sampled_from(splits.factors(t)))
+    batch = data_.draw(st.sampled_from(splits.factors(n)))
+    x = stamped(n, t, f)
+    got = splits.stateful_reshape(x, sub_len, batch)
+    assert np.array_equal(got, splits.naive_split(x, None, sub_len, batch_size=batch).x)
+    pieces = t // sub_len
+    for b in range(got.shape[0] // batch - 1):  # row r of batch b+1 continues row r of batch b
+        if (b + 1) % pieces:
+            now, later = got[b * batch:(b + 1) * batch], got[(b + 1) * batch:(b + 2) * batch]
+            assert np.array_equal(later[:, 0, 0], now[:, -1, 0] + 10)
+
+
+@pytest.mark.parametrize(
+    "args, error, message",
+    [
+        (([1, 2], 1, 1), TypeError, "x must be a numpy array"),
+        ((np.zeros((2, 6)), 3, 1), ValueError, r"x must be \[sequences, timesteps, features\]"),
+        ((np.zeros((2, 6, 1)), 4, 1), ValueError, r"sub_len must divide T=6; factors: \[1, 2"),
+        ((np.zeros((2, 6, 1)), 7, 1), ValueError, "sub_len must be >= 1 and <= 6"),
+        ((np.zeros((4, 6, 1)), 3, 3), ValueError, r"batch_size must divide n=4"),
+        ((np.zeros((4, 6, 1)), 3, 0), ValueError, "batch_size must be >= 1"),
+    ],
+)
+def test_check_layout_names_the_argument(args, error, message):
+    with pytest.raises(error, match=message):
+        splits.stateful_reshape(*args)
+
+
+def test_reset_callback_resets_exactly_where_the_schedule_says(monkeypatch):
+    resets = []
+    monkeypatch.setattr(splits, "reset_states", lambda model: resets.append(model))
+    plan = splits.padded_split(np.zeros((6, 20)), None, 3, batch_size=2)  # 7 pieces, 3 groups
+    callback = splits.ResetAtSequenceEnds(plan.reset_every)
+    model = object()
+    callback.set_model(model)
+    for epoch in range(2):
+        callback.on_epoch_begin(epoch)
+        assert len(resets) == 1
+        for b in range(plan.n_batches):
+            resets.clear()
+            callback.on_train_batch_end(b)
+            assert bool(resets) == bool(plan.reset_mask[b])
+        resets.clear()
+    with pytest.raises(ValueError, match="every must be >= 1"):
+        splits.ResetAtSequenceEnds(0)
+
+
+def test_with_reset_changes_only_the_reset_rule():
+    plan = splits.naive_split(np.zeros((4, 12)), np.zeros((4, 12)), 3, batch_size=2)
+    each = splits.with_reset(plan, 1)
+    assert each.x is plan.x and each.reset_every == 1 and plan.reset_every == 4
+    with pytest.raises(ValueError, match=r"every must divide the 8 batches"):
+        splits.with_reset(plan, 3)
+    with pytest.raises(ValueError, match="every must be >= 1 and <= 8"):
+        splits.with_reset(plan, 9)
+    with pytest.raises(TypeError, match="plan must be a SplitPlan"):
+        splits.with_reset("plan", 1)
+    with pytest.raises(ValueError, match="a decoupled plan resets"):
+        splits.with_reset(splits.decoupled_plan(np.zeros((4, 12)), None, 3, 3), 1)
+
+
+def test_partial_autocorrelation_recovers_an_ar2_process():
+    rng = np.random.default_rng(0)
+    x = np.zeros(20_000)
+    for t in range(2, len(x)):
+        x[t] = 0.5 * x[t - 1] - 0.3 * x[t - 2] + rng.normal()
+    pacf = splits.partial_autocorrelation(x, 6)
+    acf = splits.autocorrelation(x, 6)
+    assert pacf[0] == 1.0 and pacf[1] == pytest.approx(acf[1])
+    assert pacf[1] == pytest.approx(0.5 / 1.3, abs=0.03)  # phi1 / (1 - phi2)
+    assert pacf[2] == pytest.approx(-0.3, abs=0.03)
+    assert np.all(np.abs(pacf[3:]) < 0.03)  # an AR(2) has no direct link beyond lag 2
+
+
+def test_train_plan_counts_exact_updates(sine):
+    x, y, xt, yt = sine
+    plan = splits.naive_split(x, y, 6, batch_size=2)  # 8 batches a pass
+    kw = {"units": 3, "learning_rate": 1e-2, "seed": 1}
+    by_epochs = splits.train_plan(plan, xt, yt, epochs=2, **kw)
+    by_updates = splits.train_plan(plan, xt, yt, updates=16, **kw)
+    assert by_updates.updates == by_epochs.updates == 16
+    assert by_updates.test_mse == pytest.approx(by_epochs.test_mse, rel=1e-6)
+    cut = splits.train_plan(plan, xt, yt, updates=11, **kw)  # one pass + 3 batches
+    assert cut.updates == 11 and len(cut.loss) == 2
+    assert cut.test_mse != pytest.approx(by_epochs.test_mse, rel=1e-6)
+    with pytest.raises(ValueError, match="updates must be >= 1"):
+        splits.train_plan(plan, xt, yt, updates=0)
+    with pytest.raises(ValueError, match="updates is for split plans"):
+        splits.train_plan(splits.decoupled_plan(x, y, 6, 6), xt, yt, updates=3)

@@ -272,3 +272,138 @@ def test_random_projection_shapes_and_distance():
         tq.random_projection(x, 7, 4)
     with pytest.raises(ValueError, match="out_dim"):
         tq.projection_matrix(4, 0)
+
+
+# --- uniform placements and NaN/inf refusal (issues 12 and 10) ------------------------
+
+CHI2_5DOF_P001 = 20.52  # chi-square critical value, 5 degrees of freedom, p = 0.001
+
+
+def _chi_square(counts, expected):
+    counts = np.asarray(counts, dtype=float)
+    return float(((counts - expected) ** 2 / expected).sum())
+
+
+def test_non_overlapping_windows_are_uniform_over_placements():
+    # 2 windows of 2 steps in 6 steps: 6 placements (slack pairs (0,0), (0,1), ... (2,2)).
+    # Sorting two independent draws would give (a, a) half the weight of (a, b): chi2 ~ 660.
+    n = 6000
+    starts = tq.window_starts(6, 2, 2, n, overlap=False, seed=11)
+    assert (np.diff(starts, axis=1) >= 2).all() and starts.min() >= 0 and starts.max() <= 4
+    placements, counts = np.unique(starts, axis=0, return_counts=True)
+    assert len(placements) == 6
+    seen = dict(zip(map(tuple, placements), counts, strict=True))
+    assert _chi_square(counts, n / 6) < CHI2_5DOF_P001, seen
+
+
+def test_overlapping_window_starts_are_independent_uniform_draws():
+    n = 6000
+    starts = tq.window_starts(6, 2, 2, n, overlap=True, seed=12)
+    assert (np.diff(starts, axis=1) >= 0).all()  # sorted, may coincide
+    # sorted pairs of two independent uniform draws on 0..4: (a, a) 1/25, (a, b) 2/25
+    placements, counts = np.unique(starts, axis=0, return_counts=True)
+    expected = np.where(placements[:, 0] == placements[:, 1], n / 25, 2 * n / 25)
+    assert len(placements) == 15
+    assert _chi_square(counts, expected) < 36.12  # chi2, 14 dof, p = 0.001
+
+
+FLOAT_ENTRY_POINTS = {
+    "truncate": lambda x: tq.truncate(x, 2),
+    "random_drop_steps": lambda x: tq.random_drop_steps(x, 2),
+    "random_windows": lambda x: tq.random_windows(x, 2),
+    "augment_windows": lambda x: tq.augment_windows(x, np.zeros(len(x)), 2, 2),
+    "split_n": lambda x: tq.split_n(x, 2),
+    "split_halves": tq.split_halves,
+    "parallel_subsequences": lambda x: tq.parallel_subsequences(x, 2),
+    "random_projection": lambda x: tq.random_projection(x, 2, 3),
+}
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("entry", sorted(FLOAT_ENTRY_POINTS))
+def test_entry_points_refuse_nan_and_inf_in_x(entry, bad):
+    x = np.ones((3, 4, 2), np.float32)
+    FLOAT_ENTRY_POINTS[entry](x)  # finite input is fine
+    x[1, 2, 0] = bad
+    with pytest.raises(ValueError, match=r"x must hold finite numbers.*index \(1, 2, 0\)"):
+        FLOAT_ENTRY_POINTS[entry](x)
+    with pytest.raises(ValueError, match="x must hold finite numbers"):
+        FLOAT_ENTRY_POINTS[entry](x[:, :, 0].astype(np.float64))  # 2-D too
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_labels_and_predictions_refuse_nan_and_inf(bad):
+    x = np.ones((3, 4), np.float32)
+    y = np.array([0.0, bad, 1.0])
+    with pytest.raises(ValueError, match="y must hold finite numbers"):
+        tq.augment_windows(x, y, 2, 2)
+    preds = np.array([[0.2], [bad], [0.4]])
+    with pytest.raises(ValueError, match="predictions must hold finite numbers"):
+        tq.aggregate_by_source(preds, np.array([0, 0, 1]))
+
+
+def test_integer_token_ids_pass_the_finiteness_check_unchanged():
+    x = np.arange(12, dtype=np.int32).reshape(2, 6)
+    assert np.array_equal(tq.truncate(x, 3), x[:, 3:])
+    assert tq.hash_tokens(x, 5).shape == (2, 6)
+
+
+def test_random_drop_steps_keeps_every_subset_equally_often():
+    n = 6000
+    x = np.tile(np.arange(4), (n, 1))
+    kept = tq.random_drop_steps(x, 2, seed=13)  # 6 possible ordered pairs of kept steps
+    subsets, counts = np.unique(kept, axis=0, return_counts=True)
+    assert len(subsets) == 6
+    assert _chi_square(counts, n / 6) < CHI2_5DOF_P001, counts
+
+
+# ----- hashing: the mixing step (splitmix64 finaliser) -----
+
+
+def _expected_buckets(n_ids, m):
+    """Expected distinct buckets when n_ids distinct ids land uniformly in m buckets."""
+    return m * (1 - (1 - 1 / m) ** n_ids)
+
+
+@pytest.mark.parametrize(("n_ids", "n_buckets"), [(256, 1024), (1000, 1024), (300, 64)])
+def test_hash_tokens_fills_buckets_like_a_random_hash_over_100_seeds(n_ids, n_buckets):
+    ids = np.arange(1, n_ids + 1)[None, :]  # consecutive ids: the hardest case for a linear hash
+    used = np.array([len(np.unique(tq.hash_tokens(ids, n_buckets, seed=s))) for s in range(100)])
+    expected = _expected_buckets(n_ids, n_buckets - 1)  # bucket 0 is padding
+    assert abs(used.mean() / expected - 1) < 0.02, (used.mean(), expected)
+    assert np.all(np.abs(used / expected - 1) < 0.08), (used.min(), used.max(), expected)
+
+
+def test_mix64_is_a_deterministic_scrambling_bijection():
+    z = np.arange(100_000, dtype=np.uint64)
+    out = tq.mix64(z)
+    assert out.dtype == np.uint64 and out.shape == z.shape
+    assert len(np.unique(out)) == len(z)  # distinct in, distinct out
+    assert tq.mix64(0) == 0 and int(tq.mix64(1)) == 0x5692161D100B05E5  # splitmix64 finaliser
+    # Neighbouring inputs differ in about half of their 64 output bits.
+    flipped = np.unpackbits((out[1:] ^ out[:-1]).view(np.uint8)).reshape(-1, 64).sum(axis=1)
+    assert 30 < flipped.mean() < 34
+
+
+# ----------------------------------------------------------------------- notebook 04's page
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), keep=st.integers(1, 12))
+def test_summarize_steps_keeps_the_rarest_in_order_like_a_plain_loop(seed, keep):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 9, size=(3, 12))
+    ranks = tq.token_ranks(rng.integers(0, 9, size=(5, 12)), 9)
+    out = tq.summarize_steps(x, ranks, keep)
+    for row, got in zip(x, out, strict=True):
+        # rarest first; among equal ranks the earlier position wins; then document order
+        best = sorted(range(12), key=lambda i: (-ranks[row[i]], i))[:keep]
+        assert got.tolist() == row[sorted(best)].tolist()
+
+
+def test_validated_wrappers_call_the_page_copies():
+    x = np.array([[3, 1, 1, 2, 0, 1]])
+    ranks = tq.fit_token_ranks(x, 5)
+    assert ranks.tolist() == tq.token_ranks(x, 5, 0).tolist() == [0, 1, 2, 3, 4]
+    assert tq.summarize(x, ranks, 0.5).tolist() == tq.summarize_steps(x, ranks, 3).tolist()
+    assert tq.summarize_steps(x, ranks, 3).tolist() == [[3, 1, 2]]  # ties: the earlier 1

@@ -111,3 +111,20 @@ def test_length_explorer_passes_seq_len():
     box.controls["seq_len"].value = 50
     box.run()
     assert calls == [{"seq_len": 50, "epochs": 2}]
+
+
+def test_headless_runs_offer_no_widgets_and_say_so(monkeypatch, capsys):
+    """``course run`` sets COURSE_HEADLESS=1: widget cells print one line instead of a widget."""
+    monkeypatch.setenv(widgets.HEADLESS_VAR, "1")
+    assert widgets.headless() and not widgets.has_widgets()
+    assert widgets.explorer(lambda k: k, {"k": widgets._Fixed(3)}) is None
+    assert "headless run" in capsys.readouterr().out
+    monkeypatch.setenv(widgets.HEADLESS_VAR, "0")
+    assert not widgets.headless() and widgets.has_widgets()
+
+
+def test_the_runner_starts_kernels_headless(tmp_path, monkeypatch):
+    from course_lib import runner
+
+    monkeypatch.delenv(widgets.HEADLESS_VAR, raising=False)
+    assert runner._worker_env("smoke", tmp_path)[widgets.HEADLESS_VAR] == "1"

@@ -1,4 +1,4 @@
-"""Tests for course_lib.ideas (notebook 08's plumbing)."""
+"""Tests for course_lib.lessons.more_ideas (notebook 08's plumbing)."""
 
 import keras
 import numpy as np
@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_lib import ideas, models
+from course_lib import models
+from course_lib import techniques as tq
 from course_lib.data import dna_sequences
+from course_lib.lessons import more_ideas as ideas
 
 
 def test_lstm_steps_reads_the_shortened_length_of_every_idea():
@@ -158,3 +160,74 @@ def test_n_splits_figure_plots_both_series():
         ideas.n_splits_figure({}, 64)
     with pytest.raises(ValueError, match="seq_len"):
         ideas.n_splits_figure(splits, 0)
+
+
+def test_kmer_ids_is_the_unvalidated_core_of_kmer_codes():
+    ids = np.random.default_rng(4).integers(1, 5, size=(3, 16))
+    for k in (1, 2, 4, 8):
+        assert np.array_equal(ideas.kmer_ids(ids, k), ideas.kmer_codes(ids, k))
+    assert ideas.kmer_codes(ids, 8).dtype == np.int32
+
+
+def test_bucket_use_linear_is_erratic_and_mixed_is_like_random():
+    expected = ideas.expected_bucket_use(256, 1023)
+    assert expected == pytest.approx(1023 * (1 - (1 - 1 / 1023) ** 256))
+    assert ideas.expected_bucket_use(1, 10) == pytest.approx(1.0)
+    linear = ideas.linear_bucket_use(256, 1024, range(100))
+    mixed = ideas.mixed_bucket_use(256, 1024, range(100))
+    assert linear.shape == mixed.shape == (100,)
+    assert linear.min() < 0.5 * expected  # some seeds pile the ids into few buckets
+    assert np.all(np.abs(mixed / expected - 1) < 0.08)
+    assert ideas.linear_bucket_use(256, 1024, [42])[0] == linear[42]  # deterministic
+    with pytest.raises(ValueError, match="seeds"):
+        ideas.linear_bucket_use(4, 8, [])
+    with pytest.raises(ValueError, match="seeds"):
+        ideas.mixed_bucket_use(4, 8, [])
+    with pytest.raises(ValueError, match="n_buckets"):
+        ideas.linear_bucket_use(4, 1, [0])
+    with pytest.raises(ValueError, match="n_ids"):
+        ideas.expected_bucket_use(0, 8)
+
+
+def test_check_side_by_side_accepts_the_reference_and_rejects_mistakes(capsys):
+    def right(x, n):
+        s, t, f = x.shape
+        return x.reshape(s, n, t // n, f).transpose(0, 2, 1, 3).reshape(s, t // n, n * f)
+
+    def no_transpose(x, n):
+        s, t, f = x.shape
+        return x.reshape(s, t // n, n * f)
+
+    def crashes(x, n):
+        raise RuntimeError("boom")
+
+    assert ideas.check_side_by_side(right)
+    assert ideas.check_side_by_side(tq.parallel_subsequences)
+    assert not ideas.check_side_by_side(no_transpose)
+    assert not ideas.check_side_by_side(crashes)
+    assert "boom" in capsys.readouterr().out
+    assert not ideas.check_side_by_side("not a function")
+    with pytest.raises(ValueError, match="trials"):
+        ideas.check_side_by_side(right, trials=0)
+
+
+def test_repeat_summary_averages_runs():
+    runs = {"a": [_result(0.8, 2.0, 8, 4.0), _result(0.6, 4.0, 8, 4.0)],
+            "b": [_result(1.0, 1.0, 4, 8.0)]}
+    summary = ideas.repeat_summary(runs)
+    assert summary["a"]["test_acc"] == pytest.approx(0.7)
+    assert summary["a"]["sec_per_epoch"] == pytest.approx(3.0)
+    assert summary["a"]["acc_std"] == pytest.approx(0.1) and summary["a"]["accs"] == [0.8, 0.6]
+    assert summary["b"]["lstm_steps"] == 4 and summary["b"]["acc_std"] == 0.0
+    assert "a" in ideas.table_text(summary)
+    with pytest.raises(ValueError, match="non-empty"):
+        ideas.repeat_summary({"a": []})
+    with pytest.raises(ValueError, match="lacks"):
+        ideas.repeat_summary({"a": [{"test_acc": 1.0}]})
+
+
+def test_saved_front_ends_shorten_as_promised():
+    inputs = keras.Input(shape=(24, 3))
+    assert tuple(models.side_by_side(inputs, 4).shape) == (None, 6, 12)
+    assert tuple(models.halves_bilstm(inputs, 5).shape) == (None, 10)
+    assert tuple(models.strided_conv(inputs, 4, 7).shape) == (None, 6, 7)

@@ -1,11 +1,18 @@
 """Plumbing for notebook 08 ("more ideas"): measure how each idea shortens the LSTM.
 
-The models come from :mod:`course_lib.models` and the reshapes from
-:mod:`course_lib.techniques`; this module only looks inside a built model
-(:func:`lstm_steps`), trains and times one model (:func:`train`), turns DNA bases into
-exact or hashed k-mer ids (:func:`kmer_codes`, :func:`hash_kmers`,
-:func:`bucket_collisions`) and lays the
-results side by side (:func:`table_text`, :func:`comparison_figure`).
+The notebook writes the front ends on its page; :mod:`course_lib.models` keeps copies
+(``side_by_side``, ``halves_bilstm``, ``strided_conv``), :mod:`course_lib.techniques` keeps
+``mix64`` (the hash's mixing step) and this module keeps :func:`kmer_ids` (the k-mer
+NumPy transform; :func:`kmer_codes` is its validated wrapper). ``tests/test_saved_copies.py``
+checks that the copies stay identical to the cells.
+
+What would distract from the page lives here: looking inside a built model
+(:func:`lstm_steps`, :func:`describe`), training and timing one model (:func:`train`),
+hashed k-mers and their collisions (:func:`hash_kmers`, :func:`bucket_collisions`), the
+linear hash that ``mix64`` replaced (:func:`linear_bucket_use`), the results side by side
+(:func:`table_text`, :func:`comparison_figure`), the n-splits widget's function
+(:func:`n_splits_demo`, :func:`n_splits_figure`) and the code exercise's checker
+(:func:`check_side_by_side`).
 """
 
 from __future__ import annotations
@@ -136,8 +143,16 @@ def train(
 # --------------------------------------------------------------------------- DNA k-mers
 
 
+def kmer_ids(bases, k):
+    """Give each non-overlapping k-mer of bases 1..4 one exact id in ``1 .. 4**k``."""
+    grams = bases.reshape(len(bases), -1, k) - 1  # [samples, tokens, k], bases now 0..3
+    return grams @ 4 ** np.arange(k - 1, -1, -1) + 1  # a base-4 number; 0 stays padding
+
+
 def kmer_codes(ids: Any, k: int) -> np.ndarray:
     """Turn each non-overlapping k-mer of DNA base ids into one exact id (no collisions).
+
+    The validated wrapper of :func:`kmer_ids` (the notebook's cell).
 
     Args:
         ids: int ``[samples, timesteps]`` bases coded A=1, C=2, G=3, T=4
@@ -158,9 +173,7 @@ def kmer_codes(ids: Any, k: int) -> np.ndarray:
     if ids.shape[1] % k:
         raise ValueError(f"timesteps ({ids.shape[1]}) must be divisible by k ({k}); "
                          "truncate first")
-    grams = (ids.reshape(ids.shape[0], -1, k) - 1).astype(np.int64)
-    code = grams @ (4 ** np.arange(k - 1, -1, -1, dtype=np.int64))
-    return (code + 1).astype(np.int32)
+    return kmer_ids(ids.astype(np.int64), k).astype(np.int32)
 
 
 def hash_kmers(ids: Any, k: int, n_buckets: int, *, seed: int = 0) -> np.ndarray:
@@ -207,6 +220,93 @@ def bucket_collisions(k: int, n_buckets: int, *, seed: int = 0) -> dict[str, flo
             "shared_fraction": shared / 4**k}
 
 
+_PRIME = 2_147_483_647  # 2**31 - 1, the modulus of the hash's polynomial step
+
+
+def linear_bucket_use(n_ids: int, n_buckets: int, seeds: Any) -> np.ndarray:
+    """Buckets used by ids ``1..n_ids`` under the linear hash that ``mix64`` replaced.
+
+    That hash was ``((31 * b + a * id) mod p) mod (n_buckets - 1) + 1`` with ``a, b`` drawn
+    from the seed as :func:`course_lib.techniques.hash_tokens` draws them; with no mixing
+    step, bucket use depends on how ``a`` sits against ``n_buckets - 1``.
+
+    Args:
+        n_ids: distinct ids hashed (>= 1).
+        n_buckets: hashed vocabulary size (>= 2; bucket 0 is padding).
+        seeds: iterable of non-negative int seeds.
+
+    Returns:
+        int array: buckets used, one per seed.
+    """
+    n_ids = check_positive_int("n_ids", n_ids)
+    n_buckets = check_positive_int("n_buckets", n_buckets, minimum=2)
+    ids = np.arange(1, n_ids + 1, dtype=np.int64)
+    used = []
+    for seed in seeds:
+        rng = np.random.default_rng(check_positive_int("seed", seed, minimum=0))
+        a = rng.integers(1, _PRIME, size=1, dtype=np.int64)[0]
+        b = int(rng.integers(0, _PRIME))
+        code = (b * 31 + a * ids) % _PRIME
+        used.append(len(np.unique(code % (n_buckets - 1))))
+    if not used:
+        raise ValueError("seeds must hold at least one seed")
+    return np.array(used)
+
+
+def mixed_bucket_use(n_ids: int, n_buckets: int, seeds: Any) -> np.ndarray:
+    """Buckets used by ids ``1..n_ids`` under :func:`course_lib.techniques.hash_tokens`."""
+    from course_lib.techniques import hash_tokens
+
+    n_ids = check_positive_int("n_ids", n_ids)
+    ids = np.arange(1, n_ids + 1)[None, :]
+    used = [len(np.unique(hash_tokens(ids, n_buckets, seed=seed))) for seed in seeds]
+    if not used:
+        raise ValueError("seeds must hold at least one seed")
+    return np.array(used)
+
+
+def expected_bucket_use(n_ids: int, n_buckets: int) -> float:
+    """Expected distinct buckets when ``n_ids`` ids each pick one of ``n_buckets`` at random."""
+    n_ids = check_positive_int("n_ids", n_ids)
+    n_buckets = check_positive_int("n_buckets", n_buckets)
+    return n_buckets * (1 - (1 - 1 / n_buckets) ** n_ids)
+
+
+def check_side_by_side(fn, *, trials: int = 20, seed: int = 0) -> bool:
+    """Compare a student's NumPy ``fn(x, n_pieces)`` with the library's on random arrays.
+
+    The reference is :func:`course_lib.techniques.parallel_subsequences` (what
+    ``models.side_by_side`` does inside a model). Prints the first input where they differ.
+
+    Returns:
+        True when every trial gives the same array.
+    """
+    from course_lib.techniques import parallel_subsequences
+
+    if not callable(fn):
+        print("Your answer must be a function fn(x, n_pieces).")
+        return False
+    trials = check_positive_int("trials", trials)
+    rng = np.random.default_rng(check_positive_int("seed", seed, minimum=0))
+    for _ in range(trials):
+        n_pieces = int(rng.integers(1, 6))
+        shape = (int(rng.integers(1, 4)), n_pieces * int(rng.integers(1, 6)),
+                 int(rng.integers(1, 4)))
+        x = rng.normal(size=shape).astype(np.float32)
+        expected = parallel_subsequences(x, n_pieces)
+        try:
+            got = np.asarray(fn(x.copy(), n_pieces))
+        except Exception as exc:  # a student's function may fail in any way; say how
+            print(f"x of shape {shape}, n_pieces={n_pieces}: {type(exc).__name__}: {exc}")
+            return False
+        if got.shape != expected.shape or not np.array_equal(got, expected):
+            print(f"x of shape {shape}, n_pieces={n_pieces}: expected shape {expected.shape}, "
+                  f"got {got.shape}" + ("" if got.shape != expected.shape else
+                                         " with different values (check the piece order)"))
+            return False
+    return True
+
+
 # --------------------------------------------------------------------------- comparison
 
 
@@ -219,6 +319,27 @@ def _rows(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
         if missing:
             raise ValueError(f"results[{name!r}] lacks {missing}; pass what train() returns")
     return [{"name": name, **{key: res[key] for key in needed}} for name, res in results.items()]
+
+
+def repeat_summary(runs: Mapping[str, list]) -> dict[str, dict[str, Any]]:
+    """Average repeated :func:`train` results per idea (one list of results per idea).
+
+    Returns:
+        ``{idea: {test_acc, sec_per_epoch, lstm_steps, factor, params (means),
+        acc_std, accs (one per repeat)}}``, ready for :func:`table_text`.
+    """
+    if not isinstance(runs, Mapping) or not runs or not all(runs.values()):
+        raise ValueError("runs must map each idea to a non-empty list of train() results")
+    summary = {}
+    for name, results in runs.items():
+        _rows({f"{name} #{i}": r for i, r in enumerate(results)})  # validates each result
+        accs = [float(r["test_acc"]) for r in results]
+        summary[name] = {key: float(np.mean([r[key] for r in results]))
+                         for key in ("test_acc", "sec_per_epoch", "factor")}
+        summary[name].update(lstm_steps=int(results[0]["lstm_steps"]),
+                             params=int(results[0].get("params", 0)),
+                             acc_std=float(np.std(accs)), accs=accs)
+    return summary
 
 
 def table_text(results: Mapping[str, Mapping[str, Any]]) -> str:
