@@ -12,7 +12,9 @@ cell after the parameters cell. The profile itself comes from ``COURSE_PROFILE``
 
 from __future__ import annotations
 
+import numbers
 import os
+from collections.abc import Mapping
 from typing import Any
 
 PROFILES = ("smoke", "cpu", "gpu")
@@ -301,5 +303,46 @@ def describe(notebook: str) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     text = "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))
                      for r in rows)
+    print(text)
+    return text
+
+
+def show_parameters(namespace: Mapping[str, Any], width: int = 100) -> str:
+    """Print the notebook's UPPER_CASE parameters as a compact ``NAME = value`` table.
+
+    Notebooks call it right after their parameters cell, so a student sees the values the
+    profile chose (``SEQ_LEN = 500``), not only ``profiles.param(...)``.
+
+    Args:
+        namespace: e.g. ``globals()`` of the notebook; only names written in capitals
+            whose value is a number, string, bool or tuple/list of those are shown, in the
+            order they were defined.
+        width: characters per printed line (>= 40).
+
+    Returns:
+        The printed text.
+    """
+    if not isinstance(namespace, Mapping):
+        raise TypeError(f"namespace must be a mapping such as globals(), got "
+                        f"{type(namespace).__name__}")
+    if isinstance(width, bool) or not isinstance(width, int) or width < 40:
+        raise ValueError(f"width must be an int >= 40, got {width!r}")
+
+    def plain(value: Any) -> bool:
+        if isinstance(value, bool | numbers.Number | str):
+            return True
+        return isinstance(value, tuple | list) and all(plain(v) for v in value)
+
+    cells = [f"{name} = {value!r}" for name, value in namespace.items()
+             if name.isupper() and not name.startswith("_") and plain(value)]
+    if not cells:
+        raise ValueError("namespace holds no UPPER_CASE parameters to show")
+    short = [c for c in cells if len(c) <= width // 2 - 2]
+    long = [c for c in cells if len(c) > width // 2 - 2]
+    col = max((len(c) for c in short), default=0) + 2
+    per_row = max(1, width // col) if short else 1
+    lines = ["".join(c.ljust(col) for c in short[i:i + per_row]).rstrip()
+             for i in range(0, len(short), per_row)]
+    text = "\n".join(lines + long)
     print(text)
     return text

@@ -24,40 +24,7 @@ import numpy as np
 
 from course_lib import plots
 from course_lib.data import check_fraction, check_positive_int
-
-
-def show_parameters(namespace: Mapping[str, Any], width: int = 100) -> str:
-    """Print the notebook's UPPER_CASE parameters as a compact ``NAME = value`` table.
-
-    Args:
-        namespace: e.g. ``globals()``; names in capitals whose value is a number, string,
-            bool or tuple/list of those are shown, in the order they were defined.
-        width: characters per printed line (>= 40).
-
-    Returns:
-        The printed text.
-    """
-    if not isinstance(namespace, Mapping):
-        raise TypeError(f"namespace must be a mapping such as globals(), got "
-                        f"{type(namespace).__name__}")
-    width = check_positive_int("width", width, minimum=40)
-
-    def plain(value: Any) -> bool:
-        if isinstance(value, (list, tuple)):
-            return all(plain(v) for v in value)
-        return isinstance(value, (bool, int, float, str, np.integer, np.floating))
-
-    cells = [f"{k} = {v!r}" for k, v in namespace.items()
-             if k.isupper() and not k.startswith("_") and plain(v)]
-    if not cells:
-        raise ValueError("namespace holds no UPPER_CASE parameters to show")
-    col = min(max(len(c) for c in cells) + 2, width)
-    per_line = max(1, width // col)
-    lines = ["".join(c.ljust(col) for c in cells[i:i + per_line]).rstrip()
-             for i in range(0, len(cells), per_line)]
-    text = "\n".join(lines)
-    print(text)
-    return text
+from course_lib.profiles import show_parameters  # noqa: F401 -- the notebook calls it here
 
 
 def subsample(y: Any, per_class: int, *, seed: int = 0) -> np.ndarray:

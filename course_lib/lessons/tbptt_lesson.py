@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -19,42 +19,7 @@ import tensorflow as tf
 
 from course_lib import tbptt
 from course_lib.data import check_positive_int
-
-
-def show_parameters(namespace: Mapping[str, Any], width: int = 100) -> str:
-    """Print the notebook's UPPER_CASE parameters as a compact ``NAME = value`` table.
-
-    Args:
-        namespace: e.g. ``globals()`` of the notebook; only names written in capitals
-            whose value is a number, string, bool or tuple/list of those are shown.
-        width: characters per printed line (>= 40).
-
-    Returns:
-        The printed text.
-    """
-    if not isinstance(namespace, Mapping):
-        raise TypeError(f"namespace must be a mapping such as globals(), got "
-                        f"{type(namespace).__name__}")
-    width = check_positive_int("width", width, minimum=40)
-
-    def plain(value: Any) -> bool:
-        if isinstance(value, (bool, int, float, str, np.integer, np.floating)):
-            return True
-        return isinstance(value, (tuple, list)) and all(plain(v) for v in value)
-
-    cells = [f"{name} = {value!r}" for name, value in namespace.items()
-             if name.isupper() and not name.startswith("_") and plain(value)]
-    if not cells:
-        raise ValueError("namespace holds no UPPER_CASE parameter to show")
-    short = [c for c in cells if len(c) <= width // 2 - 2]
-    long = [c for c in cells if len(c) > width // 2 - 2]
-    col = max((len(c) for c in short), default=0) + 2
-    per_row = max(1, width // col) if short else 1
-    lines = ["".join(c.ljust(col) for c in short[i:i + per_row]).rstrip()
-             for i in range(0, len(short), per_row)]
-    text = "\n".join(lines + long)
-    print(text)
-    return text
+from course_lib.profiles import show_parameters  # noqa: F401 -- the notebook calls it here
 
 
 def max_weight_diff(a: keras.Model, b: keras.Model) -> float:
