@@ -143,10 +143,14 @@ def lag_echo(
 # --------------------------------------------------------------------------------------
 
 
-def _check_seed(seed: Any) -> int:
+def check_seed(seed: Any) -> int:
+    """Return ``seed`` as an int, or raise ValueError unless it is a non-negative int."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     return int(seed)
+
+
+_check_seed = check_seed  # the older private name, kept for existing callers
 
 
 def _placement_slack(rng: np.random.Generator, n_rows: int, n_items: int, free: int) -> np.ndarray:
@@ -739,18 +743,3 @@ def load_acsf1(split: str = "all", *, dirs=None) -> tuple[np.ndarray, np.ndarray
 ACSF1_CATEGORIES = ("mobile phone charger", "coffee machine", "computer station", "fridge/freezer",
                  "Hi-Fi system", "lamp (CFL)", "laptop charger", "microwave oven", "printer",
                  "television")
-
-
-_PRICE_NAMES = ("commodity_prices", "q_value_targets", "lagged_differences")
-
-
-def __getattr__(name: str) -> Any:
-    """Serve seed 002's price generator from here too (it lives in `course_lib.prices`).
-
-    Loaded lazily because `prices` itself builds on this module.
-    """
-    if name in _PRICE_NAMES:
-        from course_lib import prices
-
-        return getattr(prices, name)
-    raise AttributeError(f"module 'course_lib.data' has no attribute {name!r}")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
 import json
 import os
 import re
@@ -38,18 +37,12 @@ from urllib.parse import quote, unquote
 import nbformat
 
 from course_lib import publish
+from course_lib.publish import source_hash  # the identity a translation records
 
 LANGS = ("zh",)
 TRANSLATED, UNTRANSLATED = "translated", "untranslated"
 _NOTEBOOK_NAME = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 _LANG = re.compile(r"^[a-z]{2}(?:-[A-Za-z]{2,4})?$")
-
-
-def source_hash(text: str) -> str:
-    """Return the hex SHA-256 of a cell's text (UTF-8), the identity a translation records."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a string, got {type(text).__name__}")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def check_lang(lang: str) -> str:

@@ -13,6 +13,7 @@ gains no outputs; GitHub names contain no character that JSON escapes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -258,6 +259,17 @@ def _without_sources(nb: dict) -> list:
     return [strip(cell) for cell in nb.get("cells", [])]
 
 
+def source_hash(text: str) -> str:
+    """Return the hex SHA-256 of a cell's text (UTF-8), the identity a translation records.
+
+    Here rather than in ``course_lib.i18n`` (which re-exports it) so that the two modules do
+    not import each other: a rewrite of the address re-hashes the translations' records.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _rehash_translations(before: str, after: str, path: Path) -> str:
     """Keep a translation's record in step when only the address in its English text changed.
 
@@ -266,8 +278,6 @@ def _rehash_translations(before: str, after: str, path: Path) -> str:
     (a new address is not a change a translator must look at).
     """
     import nbformat
-
-    from course_lib.i18n import source_hash
 
     if nbformat.writes(nbformat.reads(before, as_version=4)) + "\n" != before:
         raise ValueError(f"{path} is not stored as nbformat writes it; re-save it first")

@@ -228,14 +228,40 @@ def test_labels_balanced_property(n, classes):
     assert counts.max() - counts.min() <= 1
 
 
-def test_price_generator_is_served_from_data_too():
-    from course_lib import data, prices
+def test_the_library_has_no_import_circle():
+    """No module imports one that imports it back, even lazily inside a function.
 
-    assert data.commodity_prices is prices.commodity_prices
-    assert data.q_value_targets is prices.q_value_targets
-    assert data.lagged_differences is prices.lagged_differences
-    with pytest.raises(AttributeError, match="no_such_generator"):
-        data.no_such_generator  # noqa: B018
+    (``data`` once served ``prices``' generator while ``prices`` built on ``data``.)
+    """
+    import ast
+    from pathlib import Path
+
+    import course_lib
+
+    root = Path(course_lib.__file__).parent
+    names = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        names[".".join(("course_lib", *parts)).removesuffix(".__init__")] = path
+    graph = {name: set() for name in names}
+    for name, path in names.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            graph[name] |= {t for t in targets if t in names and t != name
+                            and t not in ("course_lib", "course_lib.lessons")}
+
+    def reaches(start, goal, seen):
+        for nxt in graph[start] - seen:
+            if nxt == goal or reaches(nxt, goal, seen | {nxt}):
+                return True
+        return False
+
+    circles = sorted(f"{a} <-> {b}" for a in graph for b in graph[a] if reaches(b, a, {b}))
+    assert not circles, circles
 
 
 def test_dna_motif_placements_are_uniform():

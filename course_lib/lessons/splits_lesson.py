@@ -10,6 +10,7 @@ parallel map can replace it later).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from course_lib import sweep
 from course_lib.data import check_fraction, check_positive_int
 from course_lib.splits import GridResult, stateful_reshape
 
@@ -93,9 +95,9 @@ def run_configs(evaluate: Callable[..., Mapping[str, Any]],
                 configs: Sequence[Mapping[str, Any]], *, verbose: bool = True) -> list[dict]:
     """Call ``evaluate(**config)`` for every config, in order; return config + results + seconds.
 
-    This is the notebook's one entry point for repeated experiments: a parallel map over
-    the same configs (e.g. ``course_lib.sweep.map``) can replace it without touching the
-    rest of the notebook.
+    This is the notebook's one entry point for repeated experiments. It runs through
+    ``course_lib.sweep.map``: on a Dask cluster when a client is active (or
+    ``$COURSE_DASK_SCHEDULER`` names one), else here in order, with the same results.
 
     Args:
         evaluate: trains and scores one configuration; returns a mapping of results.
@@ -111,17 +113,23 @@ def run_configs(evaluate: Callable[..., Mapping[str, Any]],
         raise TypeError("configs must be a sequence of dicts (one per run)")
     if not configs:
         raise ValueError("configs must hold at least one configuration")
-    runs = []
-    for i, config in enumerate(configs):
-        began = time.perf_counter()
-        result = evaluate(**config)
-        if not isinstance(result, Mapping):
-            raise TypeError(f"evaluate must return a mapping, got {type(result).__name__}")
-        runs.append({**config, **result, "seconds": time.perf_counter() - began})
-        if verbose:
-            shown = ", ".join(f"{k}={_short(v)}" for k, v in runs[-1].items())
+    # on the active Dask client when there is one (course_lib.sweep), else here, in order
+    runs = sweep.map(functools.partial(_timed_run, evaluate), list(configs))
+    if verbose:
+        for i, run in enumerate(runs):
+            shown = ", ".join(f"{k}={_short(v)}" for k, v in run.items())
             print(f"run {i + 1}/{len(configs)}: {shown}")
     return runs
+
+
+def _timed_run(evaluate: Callable[..., Mapping[str, Any]],
+               config: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one configuration; return its keys, its results and the seconds it took."""
+    began = time.perf_counter()
+    result = evaluate(**config)
+    if not isinstance(result, Mapping):
+        raise TypeError(f"evaluate must return a mapping, got {type(result).__name__}")
+    return {**config, **result, "seconds": time.perf_counter() - began}
 
 
 def _short(value: Any) -> str:
