@@ -153,7 +153,7 @@ def check_seed(seed: Any) -> int:
 _check_seed = check_seed  # the older private name, kept for existing callers
 
 
-def _placement_slack(rng: np.random.Generator, n_rows: int, n_items: int, free: int) -> np.ndarray:
+def placement_slack(rng: np.random.Generator, n_rows: int, n_items: int, free: int) -> np.ndarray:
     """Return int64 ``[n_rows, n_items]``: non-decreasing rows in ``[0, free]``, uniformly.
 
     Each row is uniform over ALL such rows (sorting independent draws is not: it favours
@@ -517,9 +517,9 @@ def dna_sequences(
     rng = np.random.default_rng(_check_seed(seed))
     y = balanced_labels(n_samples, n_classes, rng)
     bases = rng.integers(0, 4, size=(n_samples, seq_len)).astype(np.int32)
-    # Non-overlapping slots, uniform over all placements (see _placement_slack).
+    # Non-overlapping slots, uniform over all placements (see placement_slack).
     free = seq_len - n_motifs * motif_len
-    starts = _placement_slack(rng, n_samples, n_motifs, free) + np.arange(n_motifs) * motif_len
+    starts = placement_slack(rng, n_samples, n_motifs, free) + np.arange(n_motifs) * motif_len
     cols = starts[:, :, None] + np.arange(motif_len)
     bases[np.arange(n_samples)[:, None, None], cols] = motifs[y][:, None, :]
     if encoding == "onehot":

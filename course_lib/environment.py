@@ -14,6 +14,7 @@ import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.metadata as md
+import logging
 import os
 import platform
 import re
@@ -69,6 +70,12 @@ def apply_quiet_tf_env() -> dict[str, str]:
     for name, value in quiet_tf_env().items():
         if name in _QUIET_TF and name not in os.environ:
             os.environ[name] = applied[name] = value
+    if quiet_tf_env():
+        # TensorFlow's Python logger warns about tf.function retracing whenever a notebook
+        # builds a fresh model per run: advice on speed, not part of any lesson
+        tf_logger = logging.getLogger("tensorflow")
+        if tf_logger.level == logging.NOTSET:
+            tf_logger.setLevel(logging.ERROR)
     quiet_tf_import()
     return applied
 

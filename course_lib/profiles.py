@@ -87,9 +87,11 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "noise": (0.3, 0.3, 0.3),
         "window": (16, 64, 256),  # steps every shortened input keeps (and the window length)
         "n_windows": (2, 8, 16),  # windows per sequence for augmentation (widget start)
+        "n_join": (2, 2, 4),  # windows of window // n_join steps joined into one input
         "test_window_counts": ((1, 2), (1, 2, 4, 8, 16), (1, 2, 4, 8, 16, 32)),
+        "test_draws": (1, 5, 5),  # fresh test-window draws averaged per window count
         "units": (4, 16, 32),
-        "epochs": (1, 10, 20),
+        "epochs": (2, 10, 20),  # >= 2: seconds per epoch are timed after the first
     },
     "06": {  # TBPTT (issues 4, 10); "shape" rows are (samples, timesteps) of a data set
         "loop_data": ((4, 16, 2), (8, 40, 3), (16, 100, 3)),  # samples, T, echo lag
@@ -127,12 +129,15 @@ TABLE: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         "n_bursts": (4, 4, 8),  # class-carrying bursts per trace
         "burst_len": (16, 32, 32),
         "burst_amp": (3.0, 3.0, 3.0),
+        "weak_amp": (1.5, 1.5, 1.5),  # section 7: bursts about as big as the background rhythm
         "noise": (0.3, 0.3, 0.3),
         "units": (8, 32, 64),
         "code_size": (4, 16, 16),  # the main run's code size (must be in code_sizes)
-        "code_sizes": ((2, 4), (2, 4, 16), (2, 4, 8, 16, 32)),
-        "ae_epochs": (1, 10, 30),
-        "clf_epochs": (2, 20, 40),
+        "code_sizes": ((2, 4), (2, 16), (2, 4, 8, 16, 32)),
+        "ae_epochs": (1, 8, 30),
+        "clf_epochs": (2, 20, 40),  # classifier on codes or on chunk statistics
+        "e2e_epochs": (1, 10, 20),  # encoder + classifier trained together
+        "repeats": (1, 3, 5),  # classifier seeds per comparison
     },
     "08": {
         "seq_len": (64, 512, 4096),  # T of the EEG-like traces

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.data import _check_seed, _placement_slack, check_fraction, check_positive_int
+from course_lib.data import check_fraction, check_positive_int, check_seed, placement_slack
 
 SIDES = ("pre", "post")
 
@@ -219,7 +219,7 @@ def random_drop_steps(x: Any, keep: int, *, seed: int = 0) -> np.ndarray:
     """
     x = _as_sequences("x", x)
     keep = check_positive_int("keep", keep, maximum=x.shape[1])
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     chosen = np.argsort(rng.random(x.shape[:2]), axis=1)[:, :keep]
     chosen = np.sort(chosen, axis=1)
     if x.ndim == 3:
@@ -242,7 +242,7 @@ def window_starts(
     window = check_positive_int("window", window, maximum=seq_len)
     n_windows = check_positive_int("n_windows", n_windows)
     n_samples = check_positive_int("n_samples", n_samples)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     if overlap:
         starts = rng.integers(0, seq_len - window + 1, size=(n_samples, n_windows))
         return np.sort(starts, axis=1)
@@ -253,15 +253,30 @@ def window_starts(
         )
     free = seq_len - n_windows * window
     # Stars and bars: uniform slack before each window, plus the windows before it.
-    slack = _placement_slack(rng, n_samples, n_windows, free)
+    slack = placement_slack(rng, n_samples, n_windows, free)
     return slack + np.arange(n_windows) * window
 
 
-def _gather_windows(x: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
-    """Return ``[samples, n_windows, window, ...]`` slices of ``x`` at ``starts``."""
-    idx = starts[:, :, None] + np.arange(window)  # [n, w, window]
-    rows = np.arange(x.shape[0])[:, None, None]
-    return x[rows, idx]
+def gather_windows(x, starts, window):
+    """Return the ``[samples, n_windows, window, ...]`` slices of ``x`` that begin at ``starts``.
+
+    Written out in notebook 05; no validation (:func:`random_windows` and
+    :func:`augment_windows` check the arguments, :func:`window_starts` draws valid starts).
+    """
+    steps = starts[:, :, None] + np.arange(window)  # [samples, n_windows, window] step indices
+    rows = np.arange(x.shape[0])[:, None, None]  # broadcasts against steps: one row per sample
+    return x[rows, steps]  # fancy indexing gathers every window at once
+
+
+def average_windows(predictions, n_windows):
+    """Mean of each sequence's ``n_windows`` consecutive window predictions.
+
+    Written out in notebook 05; rows must come as :func:`augment_windows` returns them (the
+    windows of one sequence consecutive). :func:`aggregate_by_source` is the checked,
+    general form (any order, any number of windows per sequence).
+    """
+    per_sequence = predictions.reshape(-1, n_windows, *predictions.shape[1:])
+    return per_sequence.mean(axis=1)  # [samples, ...]
 
 
 def random_windows(
@@ -281,7 +296,7 @@ def random_windows(
     """
     x = _as_sequences("x", x)
     starts = window_starts(x.shape[1], window, n_windows, x.shape[0], overlap=overlap, seed=seed)
-    pieces = _gather_windows(x, starts, window)
+    pieces = gather_windows(x, starts, window)
     return pieces.reshape(x.shape[0], n_windows * window, *x.shape[2:])
 
 
@@ -316,7 +331,7 @@ def augment_windows(
     x = _as_sequences("x", x)
     y = _check_labels(x, y)
     starts = window_starts(x.shape[1], window, n_windows, x.shape[0], overlap=overlap, seed=seed)
-    pieces = _gather_windows(x, starts, window)
+    pieces = gather_windows(x, starts, window)
     n = x.shape[0]
     x_aug = pieces.reshape(n * n_windows, window, *x.shape[2:])
     source = np.repeat(np.arange(n), n_windows)
@@ -475,7 +490,7 @@ def hash_tokens(
         raise ValueError(
             f"timesteps ({x.shape[1]}) must be divisible by ngram ({ngram}); truncate first"
         )
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     a = rng.integers(1, _PRIME, size=ngram, dtype=np.int64)
     b = int(rng.integers(0, _PRIME))
     grams = x.reshape(x.shape[0], -1, ngram).astype(np.int64) % _PRIME
@@ -495,7 +510,7 @@ def projection_matrix(in_dim: int, out_dim: int, *, seed: int = 0) -> np.ndarray
     """
     in_dim = check_positive_int("in_dim", in_dim)
     out_dim = check_positive_int("out_dim", out_dim)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     return (rng.normal(size=(in_dim, out_dim)) / np.sqrt(out_dim)).astype(np.float32)
 
 

@@ -20,7 +20,7 @@ CPU_CLAIMS_NOTEBOOK = os.environ.get("COURSE_CPU_CLAIMS_NOTEBOOK", "").strip()
 
 # TensorFlow's C++ log lines, absl's pre-init warning, CUDA driver messages (issue 15)
 TF_NOISE = re.compile(r"^[IWEF]\d{4} |All log messages before absl::InitializeLog|"
-                      r"cuda drivers|cuInit|CUDA error", re.M | re.I)
+                      r"cuda drivers|cuInit|CUDA error|^WARNING:tensorflow:", re.M | re.I)
 
 
 def _course_env() -> dict[str, str]:

@@ -276,3 +276,21 @@ def test_dna_motif_placements_are_uniform():
     chi2 = float(((counts - n / 6) ** 2 / (n / 6)).sum())
     # chi-square critical value, 5 dof, p = 0.001
     assert chi2 < 20.52, dict(zip(map(tuple, placements), counts, strict=True))
+
+
+def test_no_private_name_is_imported_across_modules():
+    """A name starting with ``_`` is its module's own business (issue: shorten/techniques)."""
+    import ast
+    from pathlib import Path
+
+    import course_lib
+
+    root = Path(course_lib.__file__).parent
+    leaks = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_lib")
+                    and any(a.name.startswith("_") and not a.name.endswith("__")
+                            for a in node.names)):
+                leaks.append(f"{path.relative_to(root)}:{node.lineno} from {node.module}")
+    assert not leaks, leaks

@@ -206,3 +206,20 @@ def test_quiet_tf_env_and_filter_reject_wrong_types():
         environment.quiet_tf_env(["COURSE_TF_LOGS=1"])
     with pytest.raises(TypeError, match="line must be a str"):
         environment.is_tf_log_noise(b"I0000 x")
+
+
+@pytest.mark.parametrize(("tf_logs", "quiet"), [("", True), ("1", False)])
+def test_tensorflow_retracing_warnings_are_quiet_unless_asked_for(tf_logs, quiet):
+    """A notebook that builds a fresh model per run must not print TF's retracing advice."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import course_lib, logging, tensorflow as tf\n"
+            "print(logging.getLogger('tensorflow').getEffectiveLevel())")
+    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_TF_LOGS",)}
+    env["COURSE_TF_LOGS"] = tf_logs
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    level = int(done.stdout.strip().splitlines()[-1])
+    assert (level >= 40) is quiet, done.stdout + done.stderr

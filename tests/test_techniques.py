@@ -407,3 +407,35 @@ def test_validated_wrappers_call_the_page_copies():
     assert ranks.tolist() == tq.token_ranks(x, 5, 0).tolist() == [0, 1, 2, 3, 4]
     assert tq.summarize(x, ranks, 0.5).tolist() == tq.summarize_steps(x, ranks, 3).tolist()
     assert tq.summarize_steps(x, ranks, 3).tolist() == [[3, 1, 2]]  # ties: the earlier 1
+
+
+# ----------------------------------------------------------------------- notebook 05's page
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), window=st.integers(1, 9), n_windows=st.integers(1, 4))
+def test_gather_windows_matches_slicing_each_window(seed, window, n_windows):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(3, 9, 2))
+    starts = rng.integers(0, 9 - window + 1, size=(3, n_windows))
+    out = tq.gather_windows(x, starts, window)
+    assert out.shape == (3, n_windows, window, 2)
+    for i in range(3):
+        for j, s in enumerate(starts[i]):
+            np.testing.assert_array_equal(out[i, j], x[i, s:s + window])
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 5), n_windows=st.integers(1, 5))
+def test_average_windows_agrees_with_aggregate_by_source(seed, n, n_windows):
+    prob = np.random.default_rng(seed).random(n * n_windows)
+    source = np.repeat(np.arange(n), n_windows)
+    np.testing.assert_allclose(tq.average_windows(prob, n_windows),
+                               tq.aggregate_by_source(prob, source, n))
+
+
+def test_public_check_seed_and_its_old_name():
+    assert data.check_seed(3) == 3 and data._check_seed is data.check_seed
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(ValueError, match="seed"):
+            data.check_seed(bad)

@@ -1,14 +1,18 @@
-"""Run techniques side by side and measure them: accuracy, training time, peak memory.
+"""Notebook 11: run techniques side by side; measure accuracy, training time, peak memory.
 
 Notebook 11 trains every technique of the course on ONE shared long marker task
 (:func:`course_lib.data.marker_task`, marker at step 0, so the signal is as far from the
-end as it can be) with :func:`run_all`. Notebook 07 uses the smaller helpers
-(:func:`chunk`, :func:`encode_in_chunks`, :func:`code_size_run`).
+end as it can be). Each row of its table is a function ``f(d, c) -> test accuracy``
+written on the notebook's page (saved copies here: :func:`as_is`, :func:`truncate_pre`, ...,
+collected in :data:`ROWS`) and measured with :func:`measure` (:func:`run_all` runs the
+library's rows in one call). The encoder-decoder row cuts sequences with :func:`chunk` and
+encodes them with :func:`encode_in_chunks` (notebook 07 teaches both, in
+:mod:`course_lib.lessons.encoder_decoder`).
 
 How memory is measured (say which when you quote it):
 
 * ``isolate=True`` (cpu/gpu profiles): each technique runs in a fresh Python process
-  (``python -m course_lib.compare``). The child reads the kernel's record of its own peak
+  (``python -m course_lib.lessons.choosing``). The child reads the kernel's record of its own peak
   resident memory once after importing TensorFlow and making the data (``base_rss_mb``)
   and once after training (``peak_rss_mb``); ``train_mem_mb`` is the difference: what
   training itself added. On Linux the record is ``VmHWM`` from ``/proc/self/status``:
@@ -29,16 +33,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+import keras
 import numpy as np
 
+from course_lib import models, tbptt, techniques
 from course_lib.data import check_positive_int
 
 # Order = the order of the table and of the legend.
@@ -52,7 +59,9 @@ TECHNIQUES = (
     "parallel subsequences",
     "bidirectional halves",
     "conv downsample",
-    "hashing",
+    "random projection",
+    "TBPTT last",
+    "TBPTT every step",
 )
 
 # What each technique does to a sequence of T steps when the budget is L steps.
@@ -66,9 +75,10 @@ DESCRIPTIONS = {
     "parallel subsequences": "T/L pieces side by side as features; LSTM over L steps",
     "bidirectional halves": "forward LSTM on the first half, backward on the second (T/2 each)",
     "conv downsample": "Conv1D with stride T/L, then an LSTM over L steps",
-    "hashing": "fixed random projection of each T/L-step block; LSTM over L steps",
+    "random projection": "fixed random linear projection of each T/L-step block; LSTM over L",
+    "TBPTT last": "LSTM reads all T steps, gradient flows L steps back; loss at the last step",
+    "TBPTT every step": "the same, with the label copied to every step as its target",
 }
-
 
 @dataclass(frozen=True)
 class CompareConfig:
@@ -119,17 +129,26 @@ class CompareConfig:
         return self.seq_len // self.budget
 
 
-def make_task(config: CompareConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+class Task(NamedTuple):
+    """The shared data: ``x_train [n, T, 2], y_train [n], x_test [m, T, 2], y_test [m]``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def make_task(config: CompareConfig) -> Task:
     """Make the shared marker task (marker at step 0) and split it 75/25.
 
     Returns:
-        ``x_train [n, T, 2], y_train [n], x_test [m, T, 2], y_test [m]``.
+        a :class:`Task` (a tuple ``x_train, y_train, x_test, y_test``).
     """
     from course_lib.data import marker_task, train_test_split
 
     x, y, _ = marker_task(config.n_samples, config.seq_len, marker_pos=0,
                           noise=config.noise, seed=config.seed)
-    return train_test_split(x, y, test_fraction=0.25, seed=config.seed)
+    return Task(*train_test_split(x, y, test_fraction=0.25, seed=config.seed))
 
 
 def chunk(x: np.ndarray, length: int) -> np.ndarray:
@@ -168,12 +187,6 @@ def encode_in_chunks(encoder, x: np.ndarray, length: int) -> np.ndarray:
     return codes.reshape(x.shape[0], x.shape[1] // length, codes.shape[-1])
 
 
-def decode_in_chunks(autoencoder, x: np.ndarray, length: int) -> np.ndarray:
-    """Reconstruct whole sequences chunk by chunk; returns the shape of ``x``."""
-    pieces = chunk(x, length)
-    return np.asarray(autoencoder.predict(pieces, batch_size=512, verbose=0)).reshape(x.shape)
-
-
 def _seed_weights(seed: int) -> None:
     import keras
 
@@ -184,65 +197,6 @@ def _fit(model, x_train, y_train, x_test, y_test, epochs: int, batch_size: int) 
     """Train quietly and return test accuracy."""
     model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0)
     return float(model.evaluate(x_test, y_test, batch_size=256, verbose=0)[1])
-
-
-def code_size_run(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_test: np.ndarray,
-    y_test: np.ndarray,
-    code_size: int,
-    chunk_len: int,
-    *,
-    units: int = 32,
-    ae_epochs: int = 10,
-    clf_epochs: int = 20,
-    batch_size: int = 64,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Train a chunk autoencoder with ``code_size``, then a classifier on its codes.
-
-    The autoencoder (:func:`course_lib.models.lstm_autoencoder`) never sees a label: it
-    learns from the training chunks alone. The classifier
-    (:func:`course_lib.models.code_classifier`) reads the sequence of chunk codes.
-
-    Args:
-        x_train, x_test: ``[samples, timesteps, features]``; ``chunk_len`` divides timesteps.
-        y_train, y_test: int labels ``[samples]``.
-        code_size: numbers per chunk code.
-        chunk_len: steps per chunk (the longest sequence any LSTM here reads, besides
-            the ``timesteps // chunk_len`` codes).
-        units, ae_epochs, clf_epochs, batch_size, seed: training settings.
-
-    Returns:
-        dict with ``recon_mse`` (test chunks), ``signal_var`` (test variance),
-        ``explained`` (1 - recon_mse / signal_var), ``code_acc`` (test accuracy),
-        ``seconds`` and the trained ``autoencoder``, ``encoder``, ``classifier``.
-    """
-    from course_lib.models import code_classifier, lstm_autoencoder
-
-    code_size = check_positive_int("code_size", code_size)
-    began = time.perf_counter()
-    _seed_weights(seed)
-    n_features = x_train.shape[2]
-    autoencoder, encoder = lstm_autoencoder(chunk_len, n_features, code_size, units)
-    train_chunks = chunk(x_train, chunk_len)
-    autoencoder.fit(train_chunks, train_chunks, epochs=ae_epochs, batch_size=batch_size,
-                    verbose=0)
-    test_chunks = chunk(x_test, chunk_len)
-    recon_mse = float(autoencoder.evaluate(test_chunks, test_chunks, batch_size=512, verbose=0))
-    signal_var = float(np.var(test_chunks))
-    codes_train = encode_in_chunks(encoder, x_train, chunk_len)
-    codes_test = encode_in_chunks(encoder, x_test, chunk_len)
-    classifier = code_classifier(codes_train.shape[1:], units)
-    code_acc = _fit(classifier, codes_train, y_train, codes_test, y_test, clf_epochs, 32)
-    seconds = time.perf_counter() - began
-    print(f"code size {code_size:>3}: reconstruction MSE {recon_mse:.3f} "
-          f"(signal variance {signal_var:.3f}), accuracy on codes {code_acc:.3f}, {seconds:.0f} s")
-    return {"code_size": code_size, "recon_mse": recon_mse, "signal_var": signal_var,
-            "explained": 1.0 - recon_mse / signal_var, "code_acc": code_acc,
-            "seconds": seconds, "autoencoder": autoencoder, "encoder": encoder,
-            "classifier": classifier}
 
 
 def truncated_run(
@@ -272,51 +226,167 @@ def truncated_run(
 # ----------------------------------------------------------------------------- notebook 11
 
 
-def _train_technique(name: str, config: CompareConfig, task) -> float:
-    """Shorten the data the way ``name`` does, train, and return test accuracy."""
-    from course_lib import models
-    from course_lib import techniques as tq
+# Saved copies: notebook 11 writes these on its page (tests/test_saved_copies.py).
 
-    x_tr, y_tr, x_te, y_te = task
-    c, T, L, F = config, config.seq_len, config.budget, x_tr.shape[2]
-    kw = {"learning_rate": c.learning_rate}
-    _seed_weights(c.seed)
 
-    def fit(model, a, b):
-        return _fit(model, a, y_tr, b, y_te, c.epochs, c.batch_size)
+def score(model, x_train, x_test, d, c):
+    """Fit ``model`` on the (shortened) training inputs; return its test accuracy.
 
-    if name == "as-is":
-        return fit(models.lstm_classifier(T, F, c.units, **kw), x_tr, x_te)
-    if name in ("truncate pre", "truncate post"):
-        side = name.split()[1]
-        return fit(models.lstm_classifier(L, F, c.units, **kw),
-                   tq.truncate(x_tr, L, side), tq.truncate(x_te, L, side))
-    if name == "random drop":
-        return fit(models.lstm_classifier(L, F, c.units, **kw),
-                   tq.random_drop_steps(x_tr, L, seed=c.seed),
-                   tq.random_drop_steps(x_te, L, seed=c.seed + 1))
-    if name == "random windows":
-        return fit(models.lstm_classifier(L, F, c.units, **kw),
-                   tq.random_windows(x_tr, L, seed=c.seed),
-                   tq.random_windows(x_te, L, seed=c.seed + 1))
-    if name == "encoder-decoder":
-        autoencoder, encoder = models.lstm_autoencoder(L, F, c.code_size, c.units, **kw)
-        pieces = chunk(x_tr, L)
-        autoencoder.fit(pieces, pieces, epochs=c.epochs, batch_size=4 * c.batch_size, verbose=0)
-        codes_tr, codes_te = encode_in_chunks(encoder, x_tr, L), encode_in_chunks(encoder, x_te, L)
-        return fit(models.code_classifier(codes_tr.shape[1:], c.units, **kw), codes_tr, codes_te)
-    if name == "parallel subsequences":
-        return fit(models.parallel_subsequences_classifier(T, F, c.factor, c.units, **kw),
-                   x_tr, x_te)
-    if name == "bidirectional halves":
-        return fit(models.halves_bilstm_classifier(T, F, c.units, **kw), x_tr, x_te)
-    if name == "conv downsample":
-        return fit(models.conv_downsample_classifier(T, F, c.factor, 16, c.units, **kw),
-                   x_tr, x_te)
-    if name == "hashing":
-        return fit(models.projection_classifier(T, F, c.factor, 8, c.units, seed=c.seed, **kw),
-                   x_tr, x_te)
-    raise ValueError(f"unknown technique {name!r}; choose from {', '.join(TECHNIQUES)}")
+    Args:
+        model: a compiled Keras classifier with an accuracy metric.
+        x_train, x_test: the inputs the technique made from ``d.x_train`` / ``d.x_test``.
+        d: the :class:`Task` (labels come from it).
+        c: the :class:`CompareConfig` (epochs, batch size).
+    """
+    model.fit(x_train, d.y_train, epochs=c.epochs, batch_size=c.batch_size, verbose=0)
+    return float(model.evaluate(x_test, d.y_test, batch_size=256, verbose=0)[1])
+
+
+def as_is(d, c):
+    """One LSTM over all T steps."""
+    return score(models.lstm_classifier(c.seq_len, 2, c.units), d.x_train, d.x_test, d, c)
+
+
+def truncate_pre(d, c):
+    """Keep the last L steps (notebook 03)."""
+    cut = [techniques.truncate(x, c.budget, "pre") for x in (d.x_train, d.x_test)]
+    return score(models.lstm_classifier(c.budget, 2, c.units), *cut, d, c)
+
+
+def truncate_post(d, c):
+    """Keep the first L steps (notebook 03)."""
+    cut = [techniques.truncate(x, c.budget, "post") for x in (d.x_train, d.x_test)]
+    return score(models.lstm_classifier(c.budget, 2, c.units), *cut, d, c)
+
+
+def random_drop(d, c):
+    """Keep L random steps of each sequence, in order (notebook 04)."""
+    kept = [techniques.random_drop_steps(x, c.budget, seed=c.seed + i)
+            for i, x in enumerate((d.x_train, d.x_test))]
+    return score(models.lstm_classifier(c.budget, 2, c.units), *kept, d, c)
+
+
+def random_windows(d, c):
+    """Keep one random window of L steps per sequence (notebook 05)."""
+    kept = [techniques.random_windows(x, c.budget, seed=c.seed + i)
+            for i, x in enumerate((d.x_train, d.x_test))]
+    return score(models.lstm_classifier(c.budget, 2, c.units), *kept, d, c)
+
+
+def encoder_decoder(d, c):
+    """Autoencoder codes of each L-step chunk, then an LSTM over the codes (notebook 07)."""
+    autoencoder, encoder = models.lstm_autoencoder(c.budget, 2, c.code_size, c.units)
+    pieces = chunk(d.x_train, c.budget)
+    autoencoder.fit(pieces, pieces, epochs=c.epochs, batch_size=4 * c.batch_size, verbose=0)
+    codes = [encode_in_chunks(encoder, x, c.budget) for x in (d.x_train, d.x_test)]
+    return score(models.code_classifier(codes[0].shape[1:], c.units), *codes, d, c)
+
+
+def parallel_subsequences(d, c):
+    """T/L pieces side by side as features (notebook 08)."""
+    model = models.parallel_subsequences_classifier(c.seq_len, 2, c.factor, c.units)
+    return score(model, d.x_train, d.x_test, d, c)
+
+
+def bidirectional_halves(d, c):
+    """Forward LSTM over the first half, backward over the second (notebook 08)."""
+    return score(models.halves_bilstm_classifier(c.seq_len, 2, c.units), d.x_train, d.x_test,
+                 d, c)
+
+
+def conv_downsample(d, c):
+    """Strided Conv1D front end, then an LSTM over L steps (notebook 08)."""
+    model = models.conv_downsample_classifier(c.seq_len, 2, c.factor, 16, c.units)
+    return score(model, d.x_train, d.x_test, d, c)
+
+
+def random_projection(d, c):
+    """A fixed random linear projection of each T/L-step block (notebook 08)."""
+    model = models.projection_classifier(c.seq_len, 2, c.factor, 8, c.units, seed=c.seed)
+    return score(model, d.x_train, d.x_test, d, c)
+
+
+def tbptt_score(d, c, seq2one):
+    """TBPTT(L, L) over all T steps (notebook 06); score the prediction at the last step."""
+    trainer = tbptt.TBPTTTrainer(tbptt.lstm_stack(2, c.units, seed=c.seed), c.budget, c.budget,
+                                 keras.optimizers.Adam(c.learning_rate), seq2one=seq2one)
+    trainer.fit(d.x_train, d.y_train, epochs=c.epochs, batch_size=4 * c.batch_size,
+                seed=c.seed, verbose=0)
+    last = trainer.predict(d.x_test)[:, -1, 0]
+    return float(np.mean((last > 0.5) == d.y_test))
+
+
+def tbptt_last(d, c):
+    """TBPTT with the loss at the last step only."""
+    return tbptt_score(d, c, "last")
+
+
+def tbptt_every_step(d, c):
+    """TBPTT with the label as the target of every step."""
+    return tbptt_score(d, c, "every_step")
+
+
+# The library's table of rows (notebook 11 writes the same dict on its page); a fresh
+# process (``isolate=True``) looks a row up here by name.
+ROWS = {
+    "as-is": as_is,
+    "truncate pre": truncate_pre,
+    "truncate post": truncate_post,
+    "random drop": random_drop,
+    "random windows": random_windows,
+    "encoder-decoder": encoder_decoder,
+    "parallel subsequences": parallel_subsequences,
+    "bidirectional halves": bidirectional_halves,
+    "conv downsample": conv_downsample,
+    "random projection": random_projection,
+    "TBPTT last": tbptt_last,
+    "TBPTT every step": tbptt_every_step,
+}
+
+
+def every_kth(d, c):
+    """Exercise reference: keep every (T/L)-th step, so the LSTM reads L evenly spaced steps."""
+    kept = [x[:, ::c.factor] for x in (d.x_train, d.x_test)]
+    return score(models.lstm_classifier(c.budget, 2, c.units), *kept, d, c)
+
+
+def _check_row(name: str, fn: Any) -> None:
+    if not callable(fn):
+        raise TypeError(f"fn must be a callable row function f(d, c) -> accuracy, got {fn!r}")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+
+
+def _train_technique(name: str, config: CompareConfig, task, fn=None) -> float:
+    """Seed the weights, then run row ``fn`` (default: ``ROWS[name]``); return accuracy."""
+    fn = ROWS[name] if fn is None else fn
+    _seed_weights(config.seed)
+    return float(fn(task, config))
+
+
+def same_row(fn: Any, reference: Any, config: CompareConfig, repeats: int = 3) -> bool:
+    """Return whether row function ``fn`` scores exactly as ``reference`` on tiny tasks.
+
+    Both run on the same data with the same weight seed, so the same Keras calls give the
+    same accuracy; ``repeats`` tasks (seeds ``config.seed``, ``+1``, ...) make a wrong row
+    that matches by chance unlikely (the check of notebook 11's first exercise; keep
+    ``config`` tiny).
+    """
+    _check_row("fn", fn)
+    _check_row("reference", reference)
+    repeats = check_positive_int("repeats", repeats)
+    for i in range(repeats):
+        c = CompareConfig(**{**asdict(config), "seed": config.seed + i})
+        task = make_task(c)
+        try:
+            got = _train_technique("fn", c, task, fn)
+        except Exception as err:  # noqa: BLE001 -- a student's bug is reported, not raised
+            print(f"Your function raised {type(err).__name__}: {err}")
+            return False
+        if not math.isclose(got, _train_technique("reference", c, task, reference),
+                            abs_tol=1e-9):
+            return False
+    return True
 
 
 def peak_rss_mb() -> float:
@@ -397,14 +467,20 @@ class _RssSampler:
         self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
 
 
-def run_in_process(name: str, config: CompareConfig, task=None) -> dict[str, Any]:
-    """Train technique ``name`` here while sampling RSS with psutil (cheap, rougher)."""
-    if name not in TECHNIQUES:
+def run_in_process(name: str, config: CompareConfig, task=None, fn=None) -> dict[str, Any]:
+    """Train row ``name`` here while sampling RSS with psutil (cheap, rougher).
+
+    ``fn`` is the row function (default: ``ROWS[name]``); ``task`` the shared data
+    (default: :func:`make_task`).
+    """
+    if fn is None and name not in TECHNIQUES:
         raise ValueError(f"unknown technique {name!r}; choose from {', '.join(TECHNIQUES)}")
+    if fn is not None:
+        _check_row(name, fn)
     task = make_task(config) if task is None else task
     with _RssSampler() as rss:
         began = time.perf_counter()
-        accuracy = _train_technique(name, config, task)
+        accuracy = _train_technique(name, config, task, fn)
         train_s = time.perf_counter() - began
     return {"technique": name, "accuracy": accuracy, "train_s": train_s,
             "base_rss_mb": rss.start_mb, "peak_rss_mb": rss.peak_mb,
@@ -416,7 +492,7 @@ def run_in_subprocess(name: str, config: CompareConfig, timeout: float = 600) ->
     """Train technique ``name`` in a fresh Python process and return :func:`run_one`'s dict."""
     if name not in TECHNIQUES:
         raise ValueError(f"unknown technique {name!r}; choose from {', '.join(TECHNIQUES)}")
-    command = [sys.executable, "-m", "course_lib.compare", "--technique", name,
+    command = [sys.executable, "-m", "course_lib.lessons.choosing", "--technique", name,
                "--config", json.dumps(asdict(config))]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
@@ -426,51 +502,75 @@ def run_in_subprocess(name: str, config: CompareConfig, timeout: float = 600) ->
     return json.loads(lines[-1])
 
 
-def run_all(
+def measure(
+    name: str,
+    fn: Callable,
     config: CompareConfig,
-    techniques: tuple[str, ...] = TECHNIQUES,
     *,
     isolate: bool = True,
-    progress: Callable[[dict], None] | None = print,
-) -> list[dict[str, Any]]:
-    """Train every technique on the same task with the same budget; one row per technique.
+    task=None,
+    progress: Callable[[str], None] | None = print,
+) -> dict[str, Any]:
+    """Run one row of the table: train ``fn(task, config)``, measure accuracy, time, memory.
 
     Args:
+        name: the row's name; with ``isolate`` it must be a key of :data:`ROWS` whose
+            function has ``fn``'s name (the child process runs the library's copy).
+        fn: the row function ``f(d, c) -> test accuracy``.
         config: the shared task and budget.
-        techniques: names from :data:`TECHNIQUES`, run in this order.
-        isolate: one fresh process per technique (ru_maxrss) instead of in-process
-            psutil sampling; see the module docstring.
-        progress: called with each row as it finishes (default: print a line).
+        isolate: one fresh process (peak RSS of its own) instead of in-process psutil
+            sampling; see the module docstring.
+        task: the shared data for in-process runs (default: :func:`make_task`).
+        progress: called with a one-line summary (default: print).
 
     Returns:
-        Rows ``{"technique", "accuracy", "train_s", "base_rss_mb", "peak_rss_mb",
+        ``{"technique", "accuracy", "train_s", "base_rss_mb", "peak_rss_mb",
         "train_mem_mb", "memory_method", "steps"}``; ``steps`` is the longest sequence
-        any LSTM of the technique reads.
+        any LSTM of the row reads (None for a row not in :data:`ROWS`).
     """
-    unknown = [t for t in techniques if t not in TECHNIQUES]
-    if unknown or not techniques:
+    _check_row(name, fn)
+    if not isinstance(isolate, bool):
+        raise TypeError(f"isolate must be True or False, got {isolate!r}")
+    if isolate:
+        saved = ROWS.get(name)
+        if saved is None or saved.__name__ != getattr(fn, "__name__", None):
+            raise ValueError(f"isolate=True runs the library's copy of a row, but {name!r} -> "
+                             f"{fn!r} is not in choosing.ROWS; use isolate=False for your own rows")
+        row = run_in_subprocess(name, config)
+    else:
+        row = run_in_process(name, config, task, fn)
+    row["steps"] = lstm_steps(name, config) if name in TECHNIQUES else None
+    if progress is not None:
+        progress(f"{name:<22} accuracy {row['accuracy']:.3f}  train {row['train_s']:6.1f} s"
+                 f"  +{row['train_mem_mb']:6.1f} MB")
+    return row
+
+
+def run_all(
+    config: CompareConfig,
+    names: tuple[str, ...] = TECHNIQUES,
+    *,
+    isolate: bool = True,
+    progress: Callable[[str], None] | None = print,
+) -> list[dict[str, Any]]:
+    """Run the library's rows ``names`` (from :data:`ROWS`) with :func:`measure`, in order."""
+    unknown = [t for t in names if t not in TECHNIQUES]
+    if unknown or not names:
         raise ValueError(f"techniques must be a non-empty subset of {TECHNIQUES}, got {unknown}")
     task = None
     if not isolate:
         warm_up()
         task = make_task(config)
-    rows = []
-    for name in techniques:
-        row = run_in_subprocess(name, config) if isolate else run_in_process(name, config, task)
-        row["steps"] = lstm_steps(name, config)
-        rows.append(row)
-        if progress is not None:
-            progress(f"{name:<22} accuracy {row['accuracy']:.3f}  train {row['train_s']:6.1f} s"
-                     f"  +{row['train_mem_mb']:6.1f} MB  (LSTM reads {row['steps']} steps)")
-    return rows
+    return [measure(n, ROWS[n], config, isolate=isolate, task=task, progress=progress)
+            for n in names]
 
 
 def lstm_steps(name: str, config: CompareConfig) -> int:
     """Return the longest sequence an LSTM of technique ``name`` reads under ``config``."""
     if name not in TECHNIQUES:
         raise ValueError(f"unknown technique {name!r}; choose from {', '.join(TECHNIQUES)}")
-    if name == "as-is":
-        return config.seq_len
+    if name in ("as-is", "TBPTT last", "TBPTT every step"):
+        return config.seq_len  # TBPTT reads all T steps; its gradient flows back L of them
     if name == "bidirectional halves":
         return config.seq_len // 2
     if name == "encoder-decoder":
@@ -552,6 +652,10 @@ def decision_guide(rows: list[dict[str, Any]], *, good: float = 0.9) -> list[str
         best = max(r["accuracy"] for r in lossy)
         lines.append(f"Random drop / random windows keep only part of each sequence: best "
                      f"{best:.3f}; use them when the label is spread over the sequence.")
+    streamed = [by[t] for t in ("TBPTT last", "TBPTT every step") if t in by]
+    if streamed:
+        parts = ", ".join(f"{r['technique']} {r['accuracy']:.3f}" for r in streamed)
+        lines.append(f"TBPTT reads every step but sends gradients only L steps back: {parts}.")
     return lines
 
 
@@ -566,74 +670,6 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 # ------------------------------------------------------------------ plain functions of 07, 08
-
-
-def reconstruction_figure(
-    autoencoder, x: np.ndarray, chunk_len: int, *, sample: int = 0, channel: int = 0,
-    title: str = "One trace and its reconstruction", sampling_rate: float | None = None,
-    burst_starts=None, burst_len: int | None = None,
-):
-    """Plot one trace of ``x`` and its chunk-by-chunk reconstruction; return ``(fig, ax)``.
-
-    Args:
-        autoencoder: maps ``[batch, chunk_len, features]`` to the same shape.
-        x: ``[samples, timesteps, features]``.
-        chunk_len: chunk length of the autoencoder.
-        sample, channel: which trace and which feature to draw.
-        sampling_rate: steps per second (x axis in seconds); None = steps.
-        burst_starts, burst_len: shade these spans (e.g. the class-carrying bursts).
-    """
-    from course_lib import plots
-
-    check_positive_int("sample", sample, minimum=0, maximum=x.shape[0] - 1)
-    check_positive_int("channel", channel, minimum=0, maximum=x.shape[2] - 1)
-    recon = decode_in_chunks(autoencoder, x[sample:sample + 1], chunk_len)[0, :, channel]
-    steps = np.arange(x.shape[1], dtype=float)
-    unit = "steps"
-    if sampling_rate:
-        steps, unit = steps / sampling_rate, "s"
-    fig, ax = plots.figure(title, f"time ({unit})", f"channel {channel} (a.u.)", size=(8, 3.5))
-    ax.plot(steps, x[sample, :, channel], color="#999999", linewidth=1, label="input")
-    ax.plot(steps, recon, color=plots.color_for("encoder-decoder"), linewidth=1.2,
-            label="reconstruction")
-    for start in ([] if burst_starts is None else np.atleast_1d(burst_starts)):
-        left = steps[int(start)]
-        right = steps[min(int(start) + int(burst_len or 1), x.shape[1]) - 1]
-        ax.axvspan(left, right, color="#ffbb78", alpha=0.35, linewidth=0)
-    for edge in range(chunk_len, x.shape[1], chunk_len):
-        ax.axvline(steps[edge], color="black", alpha=0.08, linewidth=0.8)
-    ax.legend(loc="upper right", fontsize=8)
-    return fig, ax
-
-
-def code_size_demo(
-    code_size: int,
-    *,
-    data: tuple,
-    chunk_len: int,
-    units: int = 32,
-    ae_epochs: int = 10,
-    clf_epochs: int = 20,
-    seed: int = 0,
-):
-    """Train the chunk autoencoder + code classifier at ``code_size``; plot a reconstruction.
-
-    Args:
-        code_size: numbers per chunk code.
-        data: ``(x_train, y_train, x_test, y_test)``.
-        chunk_len, units, ae_epochs, clf_epochs, seed: see :func:`code_size_run`.
-
-    Returns:
-        ``(fig, result)``: the reconstruction plot of the first test trace and the dict
-        of :func:`code_size_run`.
-    """
-    result = code_size_run(*data, code_size, chunk_len, units=units, ae_epochs=ae_epochs,
-                           clf_epochs=clf_epochs, seed=seed)
-    fig, _ = reconstruction_figure(
-        result["autoencoder"], data[2], chunk_len,
-        title=f"code size {code_size}: MSE {result['recon_mse']:.3f}, "
-              f"accuracy on codes {result['code_acc']:.2f}")
-    return fig, result
 
 
 if __name__ == "__main__":
