@@ -340,3 +340,38 @@ def set_seed(seed: int) -> int:
     except (AttributeError, RuntimeError):  # older TF, or already initialised
         pass
     return seed
+
+
+class RssSampler:
+    """Context manager: sample this process's resident memory in a thread, keep the peak (MB).
+
+    For notebooks that time several models in one kernel (11, 12): the peak of the block, not
+    of the whole process's life, is ``peak_mb``; ``start_mb`` is the resident size at entry.
+    """
+
+    def __init__(self, interval: float = 0.01):
+        import threading
+
+        import psutil
+
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+            raise ValueError(f"interval must be a number of seconds > 0, got {interval!r}")
+        self._proc = psutil.Process()
+        self.interval = float(interval)
+        self.start_mb = self.peak_mb = self._proc.memory_info().rss / 2**20
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)

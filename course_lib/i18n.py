@@ -27,16 +27,14 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
 
 import nbformat
 
-from course_lib import publish
+from course_lib import metrics, publish
 from course_lib.publish import source_hash  # the identity a translation records
 
 LANGS = ("zh",)
@@ -122,14 +120,7 @@ def _write_if_changed(path: Path, nb: nbformat.NotebookNode) -> bool:
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    metrics.atomic_write_text(path, text)
     return True
 
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import quote, unquote
+
+from course_lib import metrics
 
 DISTRIBUTION = "course-lib"
 URL_KEY = "Repository"
@@ -294,17 +294,6 @@ def _rehash_translations(before: str, after: str, path: Path) -> str:
     return nbformat.writes(new_nb) + "\n" if changed else after
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def rewrite(repo: str, root: str | Path | None = None, dry_run: bool = False) -> list[Path]:
     """Point every badge, install cell and the setting at ``repo``; return the changed files.
 
@@ -333,5 +322,5 @@ def rewrite(repo: str, root: str | Path | None = None, dry_run: bool = False) ->
         changed.append((path, after))
     if not dry_run:  # all checked first: an error above leaves every file as it was
         for path, after in changed:
-            _write_atomic(path, after)
+            metrics.atomic_write_text(path, after)
     return [path for path, _ in changed]

@@ -305,7 +305,7 @@ def run_sweep(
     exit_code = 1 if failed or flagged or report["missing_tasks"] else 0
     report.update(failed_tasks=failed, flagged_claims=flagged, exit_code=exit_code)
     metrics.atomic_write_json(path / "sweep.json", report)
-    _atomic_write_text(path / "sweep.html", render_html(report))
+    metrics.atomic_write_text(path / "sweep.html", render_html(report))
     say(f"done: {len(records)} task(s), {len(failed)} failed; "
         f"{len(report['claims'])} claim(s), {len(flagged)} flagged (held in < "
         f"{FLAG_BELOW:.0%} of the seeds)")
@@ -405,17 +405,6 @@ def robustness(records: Sequence[dict[str, Any]], profile: str) -> dict[str, Any
             })
     return {"profile": profile, "flag_below": FLAG_BELOW, "claims": claims,
             "notebook_stats": notebooks}
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _fmt(value: Any) -> str:

@@ -223,3 +223,14 @@ def test_tensorflow_retracing_warnings_are_quiet_unless_asked_for(tf_logs, quiet
                           env=env, timeout=300)
     level = int(done.stdout.strip().splitlines()[-1])
     assert (level >= 40) is quiet, done.stdout + done.stderr
+
+
+def test_rss_sampler_keeps_the_peak_of_its_block():
+    import numpy as np
+
+    with environment.RssSampler(interval=0.005) as rss:
+        block = np.ones(96 * 2**20 // 8)  # 96 MB, written so it is resident
+        block.sum()
+    assert rss.peak_mb >= rss.start_mb + 64
+    with pytest.raises(ValueError, match="interval must be a number of seconds > 0"):
+        environment.RssSampler(interval=0)

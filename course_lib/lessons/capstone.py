@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 
 from course_lib import plots
 from course_lib.data import check_fraction, check_positive_int
+from course_lib.environment import RssSampler
 from course_lib.profiles import show_parameters  # noqa: F401 -- the notebook calls it here
 
 
@@ -87,33 +87,6 @@ def _labels(y: Any) -> np.ndarray:
     if y.ndim != 1 or len(y) == 0 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
         raise ValueError("y must be a non-empty 1-D array of non-negative int labels")
     return y
-
-
-class _RssSampler:
-    """Sample this process's resident memory in a thread; remember the peak (MB)."""
-
-    def __init__(self, interval: float = 0.01):
-        import psutil
-
-        self._proc = psutil.Process()
-        self.interval = interval
-        self.start_mb = self.peak_mb = self._proc.memory_info().rss / 2**20
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self):
-        while not self._stop.is_set():
-            self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
 
 
 def evaluate(
@@ -188,7 +161,7 @@ def _run_split(recipes, x, y, index, train, test, seed, limits, n_splits, progre
             continue
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed + index)
-        with _RssSampler() as rss:
+        with RssSampler() as rss:
             began = time.perf_counter()
             proba = np.asarray(fn(x[train], y[train], x[test]))
             seconds = time.perf_counter() - began

@@ -36,7 +36,6 @@ import json
 import math
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -47,6 +46,7 @@ import numpy as np
 
 from course_lib import models, tbptt, techniques
 from course_lib.data import check_positive_int
+from course_lib.environment import RssSampler
 
 # Order = the order of the table and of the legend.
 TECHNIQUES = (
@@ -440,33 +440,6 @@ def run_one(name: str, config: CompareConfig) -> dict[str, Any]:
             "memory_method": "peak RSS (VmHWM / ru_maxrss) of a fresh process"}
 
 
-class _RssSampler:
-    """Sample this process's RSS in a background thread; remember the peak."""
-
-    def __init__(self, interval: float = 0.01):
-        import psutil
-
-        self._proc = psutil.Process()
-        self.interval = interval
-        self.start_mb = self.peak_mb = self._proc.memory_info().rss / 2**20
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self):
-        while not self._stop.is_set():
-            self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
-
-
 def run_in_process(name: str, config: CompareConfig, task=None, fn=None) -> dict[str, Any]:
     """Train row ``name`` here while sampling RSS with psutil (cheap, rougher).
 
@@ -478,7 +451,7 @@ def run_in_process(name: str, config: CompareConfig, task=None, fn=None) -> dict
     if fn is not None:
         _check_row(name, fn)
     task = make_task(config) if task is None else task
-    with _RssSampler() as rss:
+    with RssSampler() as rss:
         began = time.perf_counter()
         accuracy = _train_technique(name, config, task, fn)
         train_s = time.perf_counter() - began
