@@ -17,7 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from course_lib.data import check_positive_int, marker_task
+from course_lib.data import marker_task
+from course_lib.validate import check_positive_int
 
 __all__ = ["lstm_model", "gradient_by_lag", "input_gradient_norms"]
 

@@ -2,6 +2,7 @@
 report.
 
     course run [--profile smoke|cpu|gpu] [--notebooks 00,01] [--out DIR] [--timeout S] [--seed N]
+               [--lang en|zh]
     course run --resume RUN_DIR
     course list
     course check-env [--json]
@@ -56,6 +57,8 @@ def _title(path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from course_lib import i18n
+
     parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute notebooks headlessly and write a report")
@@ -68,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds per notebook (default: smoke 300, cpu 900, gpu 3600)")
     run.add_argument("--seed", type=_seed, default=None,
                      help="seed passed to every notebook (default: 42)")
+    run.add_argument("--lang", default=None, choices=("en", *i18n.LANGS),
+                     help="edition to run: en (notebooks/, the default) or a translation "
+                          "(zh: notebooks/zh/)")
     run.add_argument("--resume", default=None, metavar="RUN_DIR",
                      help="finish an interrupted run: run only the notebooks it lacks, with "
                           "its profile, seed and timeout")
@@ -219,6 +225,16 @@ def _i18n(args) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``course`` console script; returns the exit status."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `course i18n check | head`: the reader left; no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -268,17 +284,18 @@ def _run(args) -> int:
     if args.resume is not None:
         given = [flag for flag, value in (("--profile", args.profile), ("--out", args.out),
                                           ("--notebooks", args.notebooks),
-                                          ("--timeout", args.timeout), ("--seed", args.seed))
+                                          ("--timeout", args.timeout), ("--seed", args.seed),
+                                          ("--lang", args.lang))
                  if value not in (None, "")]
         if given:
-            raise ValueError(f"--resume takes profile, seed, timeout and notebooks from the "
-                             f"run's manifest; drop {', '.join(given)}")
+            raise ValueError(f"--resume takes profile, seed, timeout, language and notebooks "
+                             f"from the run's manifest; drop {', '.join(given)}")
         return runner.resume_run(args.resume, args.notebook_dir, progress).exit_code
     profile = args.profile or os.environ.get(profiles.ENV_VAR) or "smoke"
     names = [n for n in args.notebooks.split(",") if n.strip()]
     seed = 42 if args.seed is None else args.seed
     summary = runner.run_course(profile, names, args.out, args.timeout, seed,
-                                args.notebook_dir, progress)
+                                args.notebook_dir, progress, lang=args.lang or "en")
     return summary.exit_code
 
 

@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+# re-exported: older notebooks and users import these checks from course_lib.data
+from course_lib.validate import check_fraction, check_positive_int, check_seed  # noqa: F401
+
 
 @dataclass(frozen=True)
 class DataInfo:
@@ -32,25 +35,6 @@ class DataInfo:
     @property
     def shape(self) -> tuple[int, int, int]:
         return (self.n_samples, self.seq_len, self.n_features)
-
-
-def check_positive_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
-    """Return ``value`` if it is an int in ``[minimum, maximum]``, else raise a clear error."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    upper = "" if maximum is None else f" and <= {maximum}"
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ValueError(f"{name} must be >= {minimum}{upper}, got {value}")
-    return int(value)
-
-
-def check_fraction(name: str, value: Any, low: float = 0.0, high: float = 1.0) -> float:
-    """Return ``value`` as a float if ``low <= value <= high``, else raise a clear error."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not (low <= float(value) <= high):
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
-    return float(value)
 
 
 def balanced_labels(n_samples: int, n_classes: int, rng: np.random.Generator) -> np.ndarray:
@@ -143,14 +127,6 @@ def lag_echo(
 # --------------------------------------------------------------------------------------
 
 
-def check_seed(seed: Any) -> int:
-    """Return ``seed`` as an int, or raise ValueError unless it is a non-negative int."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return int(seed)
-
-
-_check_seed = check_seed  # the older private name, kept for existing callers
 
 
 def placement_slack(rng: np.random.Generator, n_rows: int, n_items: int, free: int) -> np.ndarray:
@@ -200,7 +176,7 @@ def train_test_split(
     n = x.shape[0]
     if n < 2:
         raise ValueError(f"need at least 2 samples to split, got {n}")
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
         test_idx = []
         for label in np.unique(y):
@@ -245,7 +221,7 @@ def adding_problem(
     """
     n_samples = check_positive_int("n_samples", n_samples)
     seq_len = check_positive_int("seq_len", seq_len, minimum=2)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     half = seq_len // 2
     x = np.zeros((n_samples, seq_len, 2), dtype=np.float32)
     x[:, :, 0] = rng.uniform(0.0, 1.0, size=(n_samples, seq_len))
@@ -300,7 +276,7 @@ def copy_memory(
     delay = check_positive_int("delay", delay)
     n_memorize = check_positive_int("n_memorize", n_memorize)
     n_symbols = check_positive_int("n_symbols", n_symbols, minimum=2)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     length = delay + 2 * n_memorize
     go = n_symbols + 1
     symbols = rng.integers(1, n_symbols + 1, size=(n_samples, n_memorize))
@@ -418,7 +394,7 @@ def zipf_documents(
         raise ValueError(
             f"n_planted must be <= the {span} positions of the {position!r} region, got {n_planted}"
         )
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     y = balanced_labels(n_samples, 2, rng)
     special = set(negative.tolist()) | set(positive.tolist())
     background = np.array([i for i in range(1, vocab_size) if i not in special], dtype=np.int32)
@@ -468,7 +444,7 @@ def class_motifs(n_classes: int, motif_len: int, motif_seed: int = 0) -> np.ndar
     motif_len = check_positive_int("motif_len", motif_len)
     if 4**motif_len < n_classes:
         raise ValueError(f"motif_len={motif_len} cannot give {n_classes} distinct motifs")
-    rng = np.random.default_rng(_check_seed(motif_seed))
+    rng = np.random.default_rng(check_seed(motif_seed))
     while True:
         motifs = rng.integers(0, 4, size=(n_classes, motif_len)).astype(np.int32)
         if len({tuple(m) for m in motifs}) == n_classes:
@@ -514,7 +490,7 @@ def dna_sequences(
     if encoding not in ("onehot", "ids"):
         raise ValueError(f"encoding must be 'onehot' or 'ids', got {encoding!r}")
     motifs = class_motifs(n_classes, motif_len, motif_seed)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     y = balanced_labels(n_samples, n_classes, rng)
     bases = rng.integers(0, 4, size=(n_samples, seq_len)).astype(np.int32)
     # Non-overlapping slots, uniform over all placements (see placement_slack).
@@ -591,7 +567,7 @@ def eeg_signals(
     if burst_amp <= 0.0:
         raise ValueError(f"burst_amp must be > 0, got {burst_amp}")
     noise = check_fraction("noise", noise, 0.0, 100.0)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     y = balanced_labels(n_samples, n_classes, rng)
     t = np.arange(seq_len) / sampling_rate
     phase = rng.uniform(0, 2 * np.pi, size=(n_samples, 1, n_channels))

@@ -23,7 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from course_lib.data import check_positive_int
+from course_lib.validate import check_number, check_positive_int
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adagrad", "adadelta")
 CLIP_KINDS = ("clipnorm", "clipvalue", "global_clipnorm")
@@ -47,7 +47,7 @@ def check_model_args(n_sequences: Any, n_lags: Any, dense_units: Any, lstm_units
     for arg, value in (("n_sequences", n_sequences), ("n_lags", n_lags),
                        ("dense_units", dense_units), ("lstm_units", lstm_units)):
         check_positive_int(arg, value)
-    _check_float("noise_std", noise_std, 0.0, 10.0)
+    check_number("noise_std", noise_std, 0.0, 10.0)
     if not isinstance(stateful, bool):
         raise TypeError(f"stateful must be a bool, got {type(stateful).__name__}")
 
@@ -91,14 +91,6 @@ def price_q_model(n_sequences, n_lags=128, *, dense_units=64, lstm_units=64, noi
 # ----------------------------------------------------------------------------------------
 
 
-def _check_float(name: str, value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not (low <= float(value) <= high):
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
-    return float(value)
-
-
 def make_optimizer(
     name: str,
     learning_rate: float = 0.01,
@@ -126,7 +118,7 @@ def make_optimizer(
     key = name.strip().lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"name must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
-    learning_rate = _check_float("learning_rate", learning_rate, 0.0, 10.0)
+    learning_rate = check_number("learning_rate", learning_rate, 0.0, 10.0)
     if learning_rate <= 0:
         raise ValueError(f"learning_rate must be in (0, 10], got {learning_rate}")
     clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
@@ -134,7 +126,7 @@ def make_optimizer(
     if len(given) > 1:
         raise ValueError(f"set at most one of clipnorm, clipvalue, global_clipnorm; got {given}")
     for kind, value in given.items():
-        given[kind] = _check_float(kind, value, 0.0, 1e6)
+        given[kind] = check_number(kind, value, 0.0, 1e6)
         if given[kind] <= 0:
             raise ValueError(f"{kind} must be > 0, got {value}")
     cls = {
@@ -213,7 +205,7 @@ def check_schedule(splits: Any, patience: Any, min_delta: Any) -> tuple[tuple[in
         raise ValueError(f"splits must be a non-empty sequence of ints, got {splits!r}")
     splits = tuple(check_positive_int(f"splits[{i}]", s) for i, s in enumerate(splits))
     return (splits, check_positive_int("patience", patience),
-            _check_float("min_delta", min_delta, 0.0, 1e9))
+            check_number("min_delta", min_delta, 0.0, 1e9))
 
 
 class SequenceLengthSchedule:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import keras
 
-from course_lib.data import check_positive_int
+from course_lib.validate import check_fraction, check_positive_int
 
 
 def lstm_classifier(
@@ -60,8 +60,6 @@ def _seqtech_head(hidden, n_classes: int):
 
 def _seqtech_compile(model: keras.Model, loss: str, learning_rate: float) -> keras.Model:
     """Compile ``model`` with Adam and accuracy; return it."""
-    from course_lib.data import check_fraction
-
     check_fraction("learning_rate", learning_rate, 1e-6, 1.0)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
     return model
@@ -131,8 +129,6 @@ def lstm_autoencoder(
     outputs = keras.layers.Dense(n_features, name="reconstruction")(decoded)
     autoencoder = keras.Model(inputs, outputs, name=name)
     encoder = keras.Model(inputs, code, name=f"{name}_encoder")
-    from course_lib.data import check_fraction
-
     check_fraction("learning_rate", learning_rate, 1e-6, 1.0)
     autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
     return autoencoder, encoder

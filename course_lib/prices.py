@@ -19,27 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.data import DataInfo, check_positive_int
+from course_lib.data import DataInfo
+from course_lib.validate import check_number, check_positive_int, check_seed
 
 BUY, SELL = 0, 1
 ACTIONS = ("buy", "sell")
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return int(seed)
-
-
-def _check_number(name: str, value: Any, low: float, high: float, *, low_open=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    ok_low = value > low if low_open else value >= low
-    if not (ok_low and value <= high and np.isfinite(value)):
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value}")
-    return value
 
 
 def _angle_walk(rng: np.random.Generator, n: int, length: int, step: float) -> np.ndarray:
@@ -88,16 +72,16 @@ def commodity_prices(
     length = check_positive_int("length", length, minimum=2)
     if not isinstance(periods, (tuple, list)) or len(periods) != 2:
         raise ValueError(f"periods must be a pair (period0, period1), got {periods!r}")
-    p0, p1 = (_check_number(f"periods[{i}]", p, 2.0, float(length)) for i, p in enumerate(periods))
+    p0, p1 = (check_number(f"periods[{i}]", p, 2.0, float(length)) for i, p in enumerate(periods))
     if p0 == p1:
         raise ValueError(
             f"periods must differ (equal periods add up to ONE wave), got {p0} and {p1}")
-    noise_variance = _check_number("noise_variance", noise_variance, 0.0, 100.0)
-    angle_step = _check_number("angle_step", angle_step, 0.0, np.pi)
-    bias = _check_number("bias", bias, -1e6, 1e6)
+    noise_variance = check_number("noise_variance", noise_variance, 0.0, 100.0)
+    angle_step = check_number("angle_step", angle_step, 0.0, np.pi)
+    bias = check_number("bias", bias, -1e6, 1e6)
     if decimals is not None:
         decimals = check_positive_int("decimals", decimals, minimum=0, maximum=12)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     theta = _angle_walk(rng, n_sequences, length, angle_step)
     amplitudes = np.stack([np.abs(np.cos(theta)), np.abs(np.sin(theta))], axis=-1)
     t = np.arange(length)
@@ -142,7 +126,7 @@ def commodity_prices_seed_version(
     """
     n_sequences = check_positive_int("n_sequences", n_sequences)
     length = check_positive_int("length", length, minimum=2)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     theta = _angle_walk(rng, n_sequences, length, 0.01)
     amplitudes = np.stack([np.abs(np.cos(theta)), np.abs(np.sin(theta))], axis=-1)
     wave = np.sin(0.0002 * np.arange(length))
@@ -192,7 +176,7 @@ def q_value_targets(prices: Any, gamma: float = 0.9) -> np.ndarray:
         t = 0 .. T-2.
     """
     prices = _check_prices(prices)
-    gamma = _check_number("gamma", gamma, 0.0, 1.0)
+    gamma = check_number("gamma", gamma, 0.0, 1.0)
     if gamma >= 1.0:
         raise ValueError(f"gamma must be in [0, 1), got {gamma}")
     change = np.diff(prices, axis=1)  # change[:, t] = price[t+1] - price[t]

@@ -139,7 +139,8 @@ def install_spec(slug: str) -> str:
 def managed_files(root: str | Path) -> list[Path]:
     """Return the files that spell the repository address (those :func:`rewrite` edits)."""
     root = Path(root)
-    files = [root / "README.md", root / "pyproject.toml", root / "course_lib" / "__init__.py"]
+    files = [root / "README.md", root / "README.zh-CN.md", root / "pyproject.toml",
+             root / "course_lib" / "__init__.py"]
     files += sorted((root / "docs").glob("*.md"))
     files += sorted((root / "notebooks").glob("*.ipynb"))
     files += sorted((root / "notebooks" / "zh").glob("*.ipynb"))
@@ -191,7 +192,8 @@ def _badge_targets(text: str, root: Path, rel: str, own: str | None) -> list[Pro
 def audit(root: str | Path | None = None, repo: str | None = None) -> list[Problem]:
     """Return every badge, install cell or setting that does not use the repository address.
 
-    Checks README.md (a Colab and a Binder badge opening an existing notebook), every notebook
+    Checks README.md and README.zh-CN.md (a Colab and a Binder badge opening an existing
+    notebook), every notebook
     in ``notebooks/`` and ``notebooks/zh/`` (Colab and Binder badges opening that notebook, a
     code cell that installs ``course-lib @ git+https://github.com/OWNER/NAME`` on Colab) and
     that no managed file names another repository or branch in such an address.
@@ -213,7 +215,7 @@ def audit(root: str | Path | None = None, repo: str | None = None) -> list[Probl
         rel = path.relative_to(root).as_posix()
         text = path.read_text(encoding="utf-8")
         problems += _foreign(text, slug, rel)
-        if path.name == "README.md" and path.parent == root:
+        if path.name in ("README.md", "README.zh-CN.md") and path.parent == root:
             problems += _badge_targets(text, root, rel, None)
         elif path.suffix == ".ipynb":
             problems += _audit_notebook(json.loads(text), root, rel, slug)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from course_lib.validate import check_number
+
 DEFAULT_TOLERANCE = 0.10  # relative change of a metric worth listing
 DEFAULT_SLOWER = 1.5  # wall-time ratio worth listing
 DEFAULT_HEAVIER = 1.25  # peak-memory ratio worth listing
@@ -136,14 +138,6 @@ class Comparison:
         return 1 if self.flipped else 0
 
 
-def _check_ratio(name: str, value: Any, low: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return float(value)
-
-
 def compare(a: str | Path | Snapshot, b: str | Path | Snapshot, *,
             tolerance: float = DEFAULT_TOLERANCE, slower: float = DEFAULT_SLOWER,
             heavier: float = DEFAULT_HEAVIER) -> Comparison:
@@ -154,9 +148,9 @@ def compare(a: str | Path | Snapshot, b: str | Path | Snapshot, *,
         slower: a notebook is listed when its wall time grew by at least this factor.
         heavier: ... when its peak memory grew by at least this factor.
     """
-    tolerance = _check_ratio("tolerance", tolerance, 0.0)
-    slower = _check_ratio("slower", slower, 1.0)
-    heavier = _check_ratio("heavier", heavier, 1.0)
+    tolerance = check_number("tolerance", tolerance, 0.0)
+    slower = check_number("slower", slower, 1.0)
+    heavier = check_number("heavier", heavier, 1.0)
     a = a if isinstance(a, Snapshot) else load(a)
     b = b if isinstance(b, Snapshot) else load(b)
     flipped = [(k, a.verdicts[k], b.verdicts[k]) for k in sorted(set(a.verdicts) & set(b.verdicts))

@@ -137,6 +137,60 @@ def _count(counts: Any, key: str) -> str:
     return _e(value) if isinstance(value, int) and not isinstance(value, bool) else "-"
 
 
+# The report's own words in each edition (`course run --lang`); data values (statuses,
+# verdicts, claim ids and statements) are shown as recorded.
+_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Course run report", "run": "Course run", "profile": "{profile} profile",
+        "started": "Started {started}, {wall} s in all. Seed {seed}.",
+        "machine": "Python {python}, TensorFlow {tf}, Keras {keras}; {cpus} CPUs, {mem} GB "
+                   "memory, GPU: {gpus}.",
+        "summary": "{ok} of {n} notebooks ran; claims: {true} true, {false} false, {missing} "
+                   "missing, {invalid} invalid, {unchecked} not checked at this profile.",
+        "notebooks": "Notebooks", "claims": "Claims", "errors": "Errors",
+        "figures": "Key figures",
+        "nb_head": "notebook|status|wall time (s)|peak RSS (MB)|claims true / false / not "
+                   "checked / missing / invalid",
+        "claim_head": "notebook|claim|statement|verdict|checked at|values",
+        "no_claims": "No claims were registered.", "none": "None.",
+        "no_figures": "No key figures were saved.", "in_cell": " in cell {index}",
+        "source": "Cell source:", "log": "Log:",
+        "interrupted": "Interrupted by {signal} while running {notebook}; not run: {not_run}. "
+                       "Finish it with <code>course run --resume {run_dir}</code>.",
+    },
+    "zh": {
+        "title": "课程运行报告", "run": "课程运行", "profile": "{profile} 配置档",
+        "started": "开始于 {started}，共用时 {wall} 秒。随机种子 {seed}。",
+        "machine": "Python {python}，TensorFlow {tf}，Keras {keras}；{cpus} 个 CPU，内存 {mem} GB，"
+                   "GPU：{gpus}。",
+        "summary": "{n} 个笔记本中 {ok} 个运行完成；论断：{true} 个成立，{false} 个不成立，"
+                   "{missing} 个缺失，{invalid} 个无效，{unchecked} 个在此配置档下不检查。",
+        "notebooks": "笔记本", "claims": "论断", "errors": "错误", "figures": "关键图表",
+        "nb_head": "笔记本|状态|运行时间（秒）|内存峰值（MB）"
+                   "|论断 成立 / 不成立 / 不检查 / 缺失 / 无效",
+        "claim_head": "笔记本|论断|陈述|结论|检查的配置档|数值",
+        "no_claims": "没有登记任何论断。", "none": "无。", "no_figures": "没有保存关键图表。",
+        "in_cell": "，第 {index} 个单元格", "source": "单元格代码：", "log": "日志：",
+        "interrupted": "运行 {notebook} 时被 {signal} 中断；未运行：{not_run}。用 "
+                       "<code>course run --resume {run_dir}</code> 完成它。",
+    },
+}
+
+
+def report_languages() -> tuple[str, ...]:
+    """Return the editions whose words the report knows ("en" first)."""
+    return tuple(_WORDS)
+
+
+def _words(manifest: dict[str, Any]) -> dict[str, str]:
+    lang = manifest.get("lang")
+    return _WORDS[lang] if isinstance(lang, str) and lang in _WORDS else _WORDS["en"]
+
+
+def _head(columns: str) -> str:
+    return "<tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns.split("|")) + "</tr>"
+
+
 def _notebook_rows(run_dir: Path, manifest: dict[str, Any]) -> str:
     rows = []
     keys = ("true", "false", "not checked", "missing", "invalid")
@@ -151,18 +205,16 @@ def _notebook_rows(run_dir: Path, manifest: dict[str, Any]) -> str:
             f"<td class='{_css(nb.get('status'))}'>{_e(nb.get('status'))}</td>"
             f"<td>{_num(nb.get('wall_s'), '.1f')}</td><td>{_num(nb.get('peak_rss_mb'), '.0f')}"
             f"</td><td>{' / '.join(_count(counts, k) for k in keys)}</td></tr>")
-    return ("<table><tr><th>notebook</th><th>status</th><th>wall time (s)</th>"
-            "<th>peak RSS (MB)</th><th>claims true / false / not checked / missing / invalid"
-            "</th></tr>" + "".join(rows) + "</table>")
+    return "<table>" + _head(_words(manifest)["nb_head"]) + "".join(rows) + "</table>"
 
 
 def _records(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _claim_rows(claims: list[dict[str, Any]]) -> str:
+def _claim_rows(claims: list[dict[str, Any]], words: dict[str, str]) -> str:
     if not claims:
-        return "<p>No claims were registered.</p>"
+        return f"<p>{words['no_claims']}</p>"
     rows = []
     for c in claims:
         verdict = c.get("verdict") if c.get("verdict") in _CLAIM_VERDICTS else "invalid"
@@ -174,11 +226,11 @@ def _claim_rows(claims: list[dict[str, Any]]) -> str:
             f"<td>{_e(c.get('text'))}</td>"
             f"<td class='{_css(verdict)}'>{_e(verdict)}{reason}</td><td>{_e(where)}</td>"
             f"<td>{_e(_fmt(c.get('values', {})))}</td></tr>")
-    return ("<table><tr><th>notebook</th><th>claim</th><th>statement</th><th>verdict</th>"
-            "<th>checked at</th><th>values</th></tr>" + "".join(rows) + "</table>")
+    return "<table>" + _head(words["claim_head"]) + "".join(rows) + "</table>"
 
 
 def _errors(run_dir: Path, manifest: dict[str, Any]) -> str:
+    words = _words(manifest)
     parts = []
     for nb in _records(manifest.get("notebooks")):
         err = nb.get("error")
@@ -186,16 +238,16 @@ def _errors(run_dir: Path, manifest: dict[str, Any]) -> str:
             continue
         err = err if isinstance(err, dict) else {"ename": "Error", "evalue": err}
         index = err.get("cell_index")
-        where = f" in cell {_e(index)}" if isinstance(index, int) else ""
+        where = words["in_cell"].format(index=_e(index)) if isinstance(index, int) else ""
         parts.append(f"<h3>{_e(nb.get('name'))}: {_e(err.get('ename'))}{where}</h3>"
                      f"<p>{_e(err.get('evalue'))}</p>")
         if err.get("source"):
-            parts.append(f"<p>Cell source:</p><pre>{_e(err['source'])}</pre>")
+            parts.append(f"<p>{words['source']}</p><pre>{_e(err['source'])}</pre>")
         if err.get("traceback"):
             parts.append(f"<details><summary>traceback</summary><pre>{_e(err['traceback'])}"
                          f"</pre></details>")
-        parts.append(f"<p>Log: {_link(run_dir, nb.get('log'))}</p>")
-    return "".join(parts) or "<p>None.</p>"
+        parts.append(f"<p>{words['log']} {_link(run_dir, nb.get('log'))}</p>")
+    return "".join(parts) or f"<p>{words['none']}</p>"
 
 
 def _figures(run_dir: Path, manifest: dict[str, Any]) -> str:
@@ -211,7 +263,7 @@ def _figures(run_dir: Path, manifest: dict[str, Any]) -> str:
             caption = Path(name).name.removesuffix(".png").replace("__", ": ").replace("_", " ")
             parts.append(f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,"
                          f"{encoded}'><figcaption>{_e(caption)}</figcaption></figure>")
-    return "".join(parts) or "<p>No key figures were saved.</p>"
+    return "".join(parts) or f"<p>{_words(manifest)['no_figures']}</p>"
 
 
 def passed(manifest: dict[str, Any], claims: list[dict[str, Any]]) -> bool:
@@ -268,11 +320,14 @@ def render(run_dir: str | Path, manifest: dict[str, Any], claims: list[dict[str,
         "INTERRUPTED" if status == "interrupted" else "FAILED")
     gpus = manifest.get("gpus")
     gpus = ", ".join(str(g) for g in gpus) if isinstance(gpus, list) and gpus else "none"
-    header = (f"<h1>Course run: {_e(manifest.get('profile'))} profile - "
+    words = _words(manifest)
+    profile = words["profile"].format(profile=_e(manifest.get("profile")))
+    header = (f"<h1>{words['run']}: {profile} - "
               f"<span class='{'ok' if verdict == 'PASSED' else 'failed'}'>{verdict}</span></h1>")
-    machine = (f"Python {_e(manifest.get('python'))}, TensorFlow {_e(manifest.get('tensorflow'))}"
-               f", Keras {_e(manifest.get('keras'))}; {_e(manifest.get('cpu_count'))} CPUs, "
-               f"{_e(manifest.get('memory_total_gb'))} GB memory, GPU: {_e(gpus)}")
+    machine = words["machine"].format(
+        python=_e(manifest.get("python")), tf=_e(manifest.get("tensorflow")),
+        keras=_e(manifest.get("keras")), cpus=_e(manifest.get("cpu_count")),
+        mem=_e(manifest.get("memory_total_gb")), gpus=_e(gpus))
     counts = {v: sum(c.get("verdict") == v for c in claims) for v in _CLAIM_VERDICTS}
     invalid = sum(c.get("verdict") not in _CLAIM_VERDICTS[:-1] for c in claims)
     stopped = ""
@@ -280,21 +335,26 @@ def render(run_dir: str | Path, manifest: dict[str, Any], claims: list[dict[str,
         info = manifest.get("interrupted") if isinstance(manifest.get("interrupted"), dict) \
             else {}
         not_run = manifest.get("not_run") if isinstance(manifest.get("not_run"), list) else []
-        stopped = (f"<p class='interrupted'>Interrupted by {_e(info.get('signal'))}"
-                   f" while running {_e(info.get('notebook') or '-')}; not run: "
-                   f"{_e(', '.join(str(n) for n in not_run) or '-')}. "
-                   f"Finish it with <code>course run --resume {_e(run_dir)}</code>.</p>")
+        stopped = "<p class='interrupted'>" + words["interrupted"].format(
+            signal=_e(info.get("signal")), notebook=_e(info.get("notebook") or "-"),
+            not_run=_e(", ".join(str(n) for n in not_run) or "-"), run_dir=_e(run_dir)) + "</p>"
+    started = words["started"].format(started=_e(manifest.get("started")),
+                                      wall=_num(manifest.get("wall_s"), ".0f"),
+                                      seed=_e(manifest.get("seed")))
+    summary = words["summary"].format(ok=_e(s.get("ok")), n=_e(s.get("notebooks")),
+                                      true=counts["true"], false=counts["false"],
+                                      missing=counts["missing"], invalid=invalid,
+                                      unchecked=counts["not checked"])
     body = f"""{header}{stopped}
-<p>Started {_e(manifest.get('started'))}, {_num(manifest.get('wall_s'), '.0f')} s in all.
-Seed {_e(manifest.get('seed'))}.
-{machine}.</p>
-<p>{_e(s.get('ok'))} of {_e(s.get('notebooks'))} notebooks ran; claims: {counts['true']} true,
-{counts['false']} false, {counts['missing']} missing, {invalid} invalid,
-{counts['not checked']} not checked at this profile.</p>
-<h2>Notebooks</h2>{_notebook_rows(run_dir, manifest)}
-<h2>Claims</h2>{_claim_rows(claims)}
-<h2>Errors</h2>{_errors(run_dir, manifest)}
-<h2>Key figures</h2>{_figures(run_dir, manifest)}
+<p>{started}
+{machine}</p>
+<p>{summary}</p>
+<h2>{words['notebooks']}</h2>{_notebook_rows(run_dir, manifest)}
+<h2>{words['claims']}</h2>{_claim_rows(claims, words)}
+<h2>{words['errors']}</h2>{_errors(run_dir, manifest)}
+<h2>{words['figures']}</h2>{_figures(run_dir, manifest)}
 """
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Course run report</title>"
+    lang = manifest.get("lang") if manifest.get("lang") in _WORDS else "en"
+    return (f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
+            f"<title>{words['title']}</title>"
             f"<style>{_STYLE}</style></head><body>{body}</body></html>")

@@ -78,6 +78,26 @@ def default_notebook_dir() -> Path:
     return beside if beside.is_dir() else Path.cwd() / "notebooks"
 
 
+def check_lang(lang: Any) -> str:
+    """Return ``lang`` if the course has that edition ("en", or a translation's code)."""
+    from course_lib import i18n
+
+    allowed = ("en", *i18n.LANGS)
+    if not isinstance(lang, str):
+        raise TypeError(f"lang must be a string, one of {', '.join(allowed)}; "
+                        f"got {type(lang).__name__}")
+    if lang not in allowed:
+        raise ValueError(f"lang must be one of {', '.join(allowed)}, got {lang!r}")
+    return lang
+
+
+def edition_dir(lang: str = "en", notebook_dir: str | Path | None = None) -> Path:
+    """Return the notebooks of the ``lang`` edition: ``notebook_dir`` itself for English,
+    its ``<lang>/`` subfolder for a translation (``notebooks/zh/``)."""
+    english = Path(notebook_dir) if notebook_dir is not None else default_notebook_dir()
+    return english if check_lang(lang) == "en" else english / lang
+
+
 def discover(notebook_dir: str | Path | None = None) -> list[Path]:
     """Return the course notebooks (``NN_name.ipynb``) in ``notebook_dir``, in order."""
     folder = Path(notebook_dir) if notebook_dir is not None else default_notebook_dir()
@@ -745,6 +765,7 @@ def run_course(
     seed: int = 42,
     notebook_dir: str | Path | None = None,
     progress: Callable[[str], None] = print,
+    lang: str = "en",
 ) -> RunSummary:
     """Execute notebooks at ``profile`` and write manifest, claims and report; never raise on
     a notebook's failure (it is recorded), only on bad arguments (ValueError, TypeError) and
@@ -762,9 +783,9 @@ def run_course(
     timeout = check_timeout(DEFAULT_TIMEOUT[profile] if timeout is None else timeout)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    chosen = select(notebooks, notebook_dir)
+    chosen = select(notebooks, edition_dir(lang, notebook_dir))
     run_dir = make_run_dir(profile, out)
-    plan = {"profile": profile, "seed": seed, "timeout_s": timeout,
+    plan = {"profile": profile, "seed": seed, "timeout_s": timeout, "lang": lang,
             "notebook_dir": str(chosen[0].parent.resolve()),
             "planned": [p.stem for p in chosen]}
     return _run_plan(run_dir, plan, chosen, [], progress)
@@ -788,6 +809,7 @@ def resume_run(
         manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
         plan = {key: manifest[key] for key in ("profile", "seed", "timeout_s", "planned")}
         plan["wall_before_s"] = float(manifest.get("wall_s") or 0.0)
+        plan["lang"] = check_lang(manifest.get("lang", "en"))
         previous = [r for r in manifest["notebooks"] if r.get("status") in STATUSES]
         plan["notebook_dir"] = str(notebook_dir or manifest["notebook_dir"])
         claims = json.loads((run_dir / "claims.json").read_text(encoding="utf-8"))
@@ -923,6 +945,7 @@ def _manifest(plan: dict[str, Any], env: dict[str, Any], results: list[NotebookR
         "status": state["status"],
         "interrupted": state["interrupted"],
         "profile": plan["profile"],
+        "lang": plan.get("lang", "en"),
         "seed": plan["seed"],
         "timeout_s": plan["timeout_s"],
         "notebook_dir": plan["notebook_dir"],

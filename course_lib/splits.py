@@ -38,8 +38,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from course_lib.data import DataInfo, check_fraction, check_positive_int
+from course_lib.data import DataInfo
 from course_lib.tbptt import reset_states
+from course_lib.validate import check_finite, check_fraction, check_positive_int
 
 __all__ = [
     "SplitPlan",
@@ -114,18 +115,10 @@ def nearest_factor(n: int, target: int, *, at_least: bool = True) -> int:
     return min(divisors, key=lambda d: (abs(d - target), -d))
 
 
-def _check_finite(name: str, a: np.ndarray) -> np.ndarray:
-    """Raise ValueError naming ``name`` if a numeric array holds NaN or +-inf."""
-    if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
-        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
-        raise ValueError(f"{name} must be finite: it holds {bad} NaN or inf value(s)")
-    return a
-
-
 def _as_3d(x: Any, name: str = "x") -> np.ndarray:
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
-    _check_finite(name, x)
+    check_finite(name, x)
     if x.ndim == 2:  # [sequences, timesteps] univariate: add the feature axis
         x = x[..., None]
     if x.ndim != 3:
@@ -158,7 +151,7 @@ def pad_to_multiple(
         raise TypeError(f"x must be a numpy array, got {type(x).__name__}")
     if x.ndim < 2:
         raise ValueError(f"x must have >= 2 dimensions [sequences, timesteps], got shape {x.shape}")
-    _check_finite("x", x)
+    check_finite("x", x)
     multiple = check_positive_int("multiple", multiple)
     if side not in ("post", "pre"):
         raise ValueError(f"side must be 'post' or 'pre', got {side!r}")
@@ -360,7 +353,7 @@ def make_plan(
     if y is not None:
         if not isinstance(y, np.ndarray):
             raise TypeError(f"y must be a numpy array or None, got {type(y).__name__}")
-        _check_finite("y", y)
+        check_finite("y", y)
         per_step = _targets_per_step(y, n, t, per_step_targets)
         if per_step:
             yp, _ = pad_to_multiple(y, sub_len, side="post", value=0)
@@ -564,7 +557,7 @@ def autocorrelation(series: np.ndarray, max_lag: int) -> np.ndarray:
     """
     if not isinstance(series, np.ndarray):
         raise TypeError(f"series must be a numpy array, got {type(series).__name__}")
-    _check_finite("series", series)
+    check_finite("series", series)
     s = series.astype(np.float64)
     if s.ndim == 3 and s.shape[2] == 1:
         s = s[..., 0]
@@ -720,7 +713,7 @@ def decoupled_plan(
     if y is not None:
         if not isinstance(y, np.ndarray):
             raise TypeError(f"y must be a numpy array or None, got {type(y).__name__}")
-        _check_finite("y", y)
+        check_finite("y", y)
         if y.shape[0] != n:
             raise ValueError(f"y must have one entry per sequence ({n}), got shape {y.shape}")
     return SplitPlan(
@@ -1075,7 +1068,7 @@ def train_plan(
         updates = check_positive_int("updates", updates)
         if plan.technique == "decoupled":
             raise ValueError("updates is for split plans; give a decoupled plan epochs")
-    _check_finite("y_test", y_test)
+    check_finite("y_test", y_test)
     n_features = plan.x.shape[2]
     start = tbptt.lstm_stack(n_features, units, 1, None, seed=seed, name="init").get_weights()
     twin = _cached(("twin", n_features, units), lambda: tbptt.lstm_stack(

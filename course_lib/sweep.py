@@ -11,10 +11,10 @@ is moved into place only when the notebook is done, so a folder ``seed-<n>/<note
 finished tasks; a task whose worker dies is run again elsewhere (Dask reschedules it, and
 ``retries`` covers exceptions).
 
-Afterwards ``sweep.json`` and ``sweep.html`` hold, for each claim, in how many of the seeds it
-held and the spread of its values, and for each notebook the spread of wall time and peak
-memory. A claim checked at this profile that holds in fewer than 90 % of the seeds is flagged,
-and the sweep's exit status is non-zero.
+Afterwards ``sweep.json``, ``sweep.html`` and ``sweep.md`` hold, for each claim, in how many
+of the seeds it held and the spread of its values, and for each notebook the spread of wall
+time and peak memory. A claim checked at this profile that holds in fewer than 90 % of the
+seeds is flagged, and the sweep's exit status is non-zero.
 
 Inside a notebook, :func:`map` runs a function over a list of configurations on the active
 Dask client (or the scheduler named by ``$COURSE_DASK_SCHEDULER``), and locally otherwise, with
@@ -254,7 +254,8 @@ def run_sweep(
     notebook_dir: str | Path | None = None,
     progress: bool = True,
 ) -> SweepSummary:
-    """Run ``notebooks`` x ``seeds`` on Dask and write ``sweep.json`` and ``sweep.html``.
+    """Run ``notebooks`` x ``seeds`` on Dask and write ``sweep.json``, ``sweep.html`` and
+    ``sweep.md``.
 
     Args:
         seeds: seeds, or a text such as ``"1-10"`` (see :func:`parse_seeds`).
@@ -281,6 +282,8 @@ def run_sweep(
     timeout = runner.check_timeout(runner.DEFAULT_TIMEOUT[profile] if timeout is None
                                    else timeout)
     chosen = runner.select(notebooks, notebook_dir)
+    if scheduler != "local":  # an unreachable scheduler fails before any folder is made
+        connect(scheduler, CONNECT_TIMEOUT_S).close()
     path = _prepare_out(out, profile, resume)
     metrics.atomic_write_json(path / CONFIG_FILE, {
         "profile": profile, "seeds": seed_list, "notebooks": [p.stem for p in chosen],
@@ -306,6 +309,7 @@ def run_sweep(
     report.update(failed_tasks=failed, flagged_claims=flagged, exit_code=exit_code)
     metrics.atomic_write_json(path / "sweep.json", report)
     metrics.atomic_write_text(path / "sweep.html", render_html(report))
+    metrics.atomic_write_text(path / "sweep.md", render_markdown(report))
     say(f"done: {len(records)} task(s), {len(failed)} failed; "
         f"{len(report['claims'])} claim(s), {len(flagged)} flagged (held in < "
         f"{FLAG_BELOW:.0%} of the seeds)")
@@ -449,6 +453,39 @@ tr.ok{{background:#efe}}tr.nc{{color:#777}}</style></head><body>
 {'<h2>Failed or missing tasks</h2><ul>' + problems + '</ul>' if problems else ''}
 </body></html>
 """
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """Return the robustness tables as Markdown (for ``docs/claims.md`` or a pull request)."""
+    def text(value: Any) -> str:  # one table cell: no pipes or line breaks from a statement
+        return " ".join(str(value).replace("|", "\\|").split())
+
+    def spread(s: dict[str, float] | None) -> str:
+        return "—" if not s else f"{_fmt(s['mean'])} ± {_fmt(s['std'])} (max {_fmt(s['max'])})"
+
+    seeds = ", ".join(str(s) for s in report.get("seeds", []))
+    lines = [f"Profile `{text(report.get('profile'))}`, seeds {text(seeds)}. A claim is flagged "
+             f"(**!**) when it holds in fewer than {report.get('flag_below', FLAG_BELOW):.0%} "
+             f"of the seeds where it was checked.", "",
+             "| notebook | claim | statement | held | values: mean ± std [min, max] |",
+             "|---|---|---|---|---|"]
+    for c in report.get("claims", []):
+        held = "not checked" if not c["checked"] else f"{c['held']}/{c['checked']}"
+        if c.get("flagged"):
+            held = f"**{held} !** (failed at seeds {', '.join(map(str, c['failed_seeds']))})"
+        values = "; ".join(f"{text(k)}: {_fmt(v['mean'])} ± {_fmt(v['std'])} "
+                           f"[{_fmt(v['min'])}, {_fmt(v['max'])}]"
+                           for k, v in c.get("values", {}).items())
+        lines.append(f"| {text(c['notebook'][:2])} | `{text(c['id'])}` | {text(c.get('text', ''))}"
+                     f" | {held} | {values} |")
+    lines += ["", "| notebook | ok | wall time (s) | peak memory (MB) |", "|---|---|---|---|"]
+    for n in report.get("notebook_stats", []):
+        lines.append(f"| {text(n['notebook'])} | {n['ok']}/{len(n['seeds'])} | "
+                     f"{spread(n['wall_s'])} | {spread(n['peak_rss_mb'])} |")
+    problems = report.get("failed_tasks", []) + report.get("missing_tasks", [])
+    if problems:
+        lines += ["", "Failed or missing tasks:", ""] + [f"- {text(x)}" for x in problems]
+    return "\n".join(lines) + "\n"
 
 
 # -- map inside notebooks -------------------------------------------------------------------

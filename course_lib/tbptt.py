@@ -42,7 +42,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from course_lib.data import check_positive_int
+from course_lib.validate import check_finite, check_positive_int
 
 SEQ2ONE_MODES = ("last", "every_step")
 K2_MODES = ("cut_every_k2", "last_k2")
@@ -529,12 +529,6 @@ def check_state_model(model: Any) -> keras.Model:
     return model
 
 
-def _check_finite(name: str, a: np.ndarray) -> None:
-    if a.dtype.kind in "fc" and not np.isfinite(a).all():
-        bad = int(np.size(a) - np.isfinite(a).sum())
-        raise ValueError(f"{name} holds {bad} NaN or infinite value(s); clean or mask them first")
-
-
 def _as_3d_x(x: Any, model: keras.Model) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 3:
@@ -547,7 +541,7 @@ def _as_3d_x(x: Any, model: keras.Model) -> np.ndarray:
     if x.dtype.kind not in "biuf":
         raise TypeError(f"x must hold numbers, got dtype {x.dtype}")
     x = x.astype(np.float32, copy=False)
-    _check_finite("x", x)
+    check_finite("x", x)
     return x
 
 
@@ -618,7 +612,7 @@ def _targets(
         raise ValueError(f"batch mismatch: x has {n} samples but y has {y.shape[0]}")
     if y.dtype.kind not in "biuf":
         raise TypeError(f"y must hold numbers, got dtype {y.dtype}")
-    _check_finite("y", y)
+    check_finite("y", y)
     if seq2one not in SEQ2ONE_MODES:
         raise ValueError(f"seq2one must be one of {SEQ2ONE_MODES}, got {seq2one!r}")
     weights = np.ones((n, seq_len), dtype=np.float32)
@@ -663,7 +657,7 @@ def _targets(
         if sw.dtype.kind not in "biuf":
             raise TypeError(f"step_weights must hold numbers, got dtype {sw.dtype}")
         sw = sw.astype(np.float32)
-        _check_finite("step_weights", sw)
+        check_finite("step_weights", sw)
         if sw.shape == (seq_len,):
             sw = np.broadcast_to(sw, (n, seq_len))
         if sw.shape != (n, seq_len):

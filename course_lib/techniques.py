@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.data import check_fraction, check_positive_int, check_seed, placement_slack
+from course_lib.data import placement_slack
+from course_lib.validate import check_finite, check_fraction, check_positive_int, check_seed
 
 SIDES = ("pre", "post")
 
@@ -42,18 +43,7 @@ def _as_sequences(name: str, x: Any, *, integer: bool = False) -> np.ndarray:
         raise ValueError(f"{name} must have at least one sample and one timestep, got {x.shape}")
     if integer and not np.issubdtype(x.dtype, np.integer):
         raise TypeError(f"{name} must hold integer token ids, got dtype {x.dtype}")
-    return _check_finite(name, x)
-
-
-def _check_finite(name: str, values: np.ndarray) -> np.ndarray:
-    """Raise ValueError naming ``name`` if a float/complex array holds NaN or inf."""
-    if np.issubdtype(values.dtype, np.inexact) and not np.isfinite(values).all():
-        bad = np.argwhere(~np.isfinite(values))
-        raise ValueError(
-            f"{name} must hold finite numbers, but {len(bad)} entries are NaN or inf "
-            f"(the first at index {tuple(int(i) for i in bad[0])}); clean or impute them first"
-        )
-    return values
+    return check_finite(name, x)
 
 
 def _check_labels(x: np.ndarray, y: Any) -> np.ndarray:
@@ -62,7 +52,7 @@ def _check_labels(x: np.ndarray, y: Any) -> np.ndarray:
         raise ValueError(
             f"y must have one entry per sample of x ({x.shape[0]}), got shape {y.shape}"
         )
-    return _check_finite("y", y)
+    return check_finite("y", y)
 
 
 # --------------------------------------------------------------------------------------
@@ -349,7 +339,7 @@ def aggregate_by_source(predictions: Any, source: Any, n_samples: int | None = N
     Returns:
         ``[n_samples, ...]`` mean prediction per sequence.
     """
-    predictions = _check_finite("predictions", np.asarray(predictions, dtype=np.float64))
+    predictions = check_finite("predictions", np.asarray(predictions, dtype=np.float64))
     source = np.asarray(source)
     if source.ndim != 1 or predictions.shape[:1] != source.shape:
         raise ValueError(

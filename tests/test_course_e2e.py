@@ -16,6 +16,7 @@ import pytest
 from course_lib import metrics, runner
 
 ROOT = Path(__file__).resolve().parent.parent
+MACHINE_UNITS = {"s", "ms", "seconds", "MB"}
 CPU_CLAIMS_NOTEBOOK = os.environ.get("COURSE_CPU_CLAIMS_NOTEBOOK", "").strip()
 
 # TensorFlow's C++ log lines, absl's pre-init warning, CUDA driver messages (issue 15)
@@ -123,3 +124,26 @@ def test_one_notebook_at_the_cpu_profile_makes_all_its_claims_true(tmp_path):
     assert manifest["summary"]["claims_true"] == len(claims)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert not stray_tf_stderr(out / notebook["output"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_the_chinese_edition_gives_the_english_numbers(tmp_path):
+    """Issue 13: code cells are identical, so notebook 04 at the same seed and profile
+    records the same metrics in both editions (and the Chinese run's report is Chinese)."""
+    runs = {}
+    for lang in ("en", "zh"):
+        out = tmp_path / lang
+        done = subprocess.run([sys.executable, "-m", "course_lib.cli", "run", "--profile",
+                               "smoke", "--notebooks", "04", "--seed", "5", "--lang", lang,
+                               "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
+                              timeout=1100, env=_course_env())
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        manifest = json.loads((out / "manifest.json").read_text())
+        [notebook] = manifest["notebooks"]
+        assert manifest["lang"] == lang and notebook["status"] == "ok"
+        recorded = metrics.load(out / notebook["metrics"])["metrics"]
+        # wall-clock time and memory are measurements of the machine, not of the code
+        runs[lang] = {k: v for k, v in recorded.items() if v["unit"] not in MACHINE_UNITS}
+    assert len(runs["en"]) >= 3 and runs["zh"] == runs["en"]
+    assert "<h2>论断</h2>" in (tmp_path / "zh" / "report.html").read_text(encoding="utf-8")

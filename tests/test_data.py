@@ -11,25 +11,7 @@ from hypothesis import strategies as st
 
 from course_lib import data
 
-# ----- shared validators and the original generators (others rely on them) -----
-
-
-def test_check_positive_int_accepts_and_rejects():
-    assert data.check_positive_int("n", np.int64(3)) == 3
-    with pytest.raises(TypeError, match="n must be an int"):
-        data.check_positive_int("n", 2.0)
-    with pytest.raises(TypeError):
-        data.check_positive_int("n", True)
-    with pytest.raises(ValueError, match="n must be >= 1 and <= 5"):
-        data.check_positive_int("n", 6, maximum=5)
-
-
-def test_check_fraction():
-    assert data.check_fraction("f", 1) == 1.0
-    with pytest.raises(ValueError, match=r"f must be in \[0.0, 1.0\]"):
-        data.check_fraction("f", 1.5)
-    with pytest.raises(TypeError):
-        data.check_fraction("f", "0.5")
+# ----- the original generators (others rely on them) -----
 
 
 def test_marker_task_unchanged_behaviour():

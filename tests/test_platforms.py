@@ -37,12 +37,14 @@ def yml_requirements(path):
 def test_environment_yml_matches_pyproject():
     found, spec = yml_requirements(ROOT / "environment.yml")
     assert "conda-forge" in spec["channels"]
-    assert found == pyproject_requirements(("test",))
+    assert found == pyproject_requirements(("test", "zh"))
 
 
 def test_binder_matches_pyproject_and_uses_cpu_tensorflow():
     found, spec = yml_requirements(ROOT / "binder" / "environment.yml")
-    assert found == pyproject_requirements()
+    # Binder also lets students switch JupyterLab itself to Chinese (issue 13)
+    assert found == pyproject_requirements(("zh",))
+    assert "jupyterlab-language-pack-zh-cn" in found
     pip_section = next(item["pip"] for item in spec["dependencies"] if isinstance(item, dict))
     assert any(p.startswith("tensorflow-cpu") for p in pip_section)
     post_build = (ROOT / "binder" / "postBuild").read_text()
@@ -65,3 +67,13 @@ def test_ci_runs_the_readme_test_command():
     assert test_command in ci.splitlines()
     run_command = next(b.strip() for b in blocks if b.strip().endswith("course run"))
     assert "pip install -e ." in run_command
+
+
+def test_the_chinese_readme_gives_the_same_two_commands():
+    def commands(name):
+        blocks = re.findall(r"```bash\n(.*?)```", (ROOT / name).read_text(encoding="utf-8"), re.S)
+        return [b.strip() for b in blocks if b.strip().endswith(("pytest", "course run"))]
+
+    english = commands("README.md")
+    assert len(english) == 2 and commands("README.zh-CN.md") == english
+    assert "README.zh-CN.md" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -83,7 +83,7 @@ def test_html_escapes_values(tmp_path):
     ({"tolerance": -0.1}, ValueError, "tolerance must be >= 0"),
     ({"tolerance": "x"}, TypeError, "tolerance must be a number"),
     ({"slower": 0.5}, ValueError, "slower must be >= 1"),
-    ({"heavier": float("nan")}, TypeError, "heavier must be a number"),
+    ({"heavier": float("nan")}, ValueError, "heavier must be >= 1.0, got nan"),
 ])
 def test_compare_refuses_bad_arguments(tmp_path, kwargs, error, message):
     a = _run(tmp_path / "a", {}, 0.5)

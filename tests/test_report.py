@@ -25,7 +25,7 @@ HOSTILE = [
 TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "span", "br",
         "small", "table", "tr", "th", "td", "a", "pre", "details", "summary", "figure", "img",
         "figcaption", "code"}
-ATTRIBUTES = {"class", "href", "src", "alt", "charset"}
+ATTRIBUTES = {"class", "href", "src", "alt", "charset", "lang"}
 
 
 class Audit(HTMLParser):
@@ -54,6 +54,8 @@ def audit(page: str, run_dir: Path) -> None:
             assert name in ATTRIBUTES, (tag, name, value)
             if name == "class":
                 assert value in classes, value
+            if name == "lang":
+                assert tag == "html" and value in report.report_languages(), value
             if name == "href":
                 assert "/" not in value and ":" not in value and "\\" not in value
                 assert (run_dir / value).resolve().parent == run_dir.resolve()

@@ -118,6 +118,12 @@ def test_select_by_number_and_name():
          "unknown profile"),
         (lambda: runner.run_course("smoke", seed=-1, notebook_dir=FIXTURES), ValueError,
          "seed must be"),
+        (lambda: runner.run_course("smoke", notebook_dir=FIXTURES, lang="fr"), ValueError,
+         "lang must be one of en, zh, got 'fr'"),
+        (lambda: runner.run_course("smoke", notebook_dir=FIXTURES, lang=None), TypeError,
+         "lang must be a string"),
+        (lambda: runner.run_course("smoke", notebook_dir=FIXTURES, lang="zh"), ValueError,
+         "notebook folder .*zh.* does not exist"),
     ],
 )
 def test_bad_arguments_are_named(call, error, message):
@@ -401,3 +407,22 @@ def test_interrupt_signals_become_interrupted():
         time.sleep(5)
     assert caught.value.signum == signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_lang_runs_the_translated_edition_and_the_report_follows(tmp_path):
+    english = tmp_path / "notebooks"
+    (english / "zh").mkdir(parents=True)
+    for folder in (english, english / "zh"):
+        (folder / "00_good.ipynb").write_bytes((FIXTURES / "00_good.ipynb").read_bytes())
+    runs = {lang: runner.run_course("smoke", ["00"], tmp_path / lang, timeout=45, seed=3,
+                                    notebook_dir=english, progress=lambda _: None, lang=lang)
+            for lang in ("en", "zh")}
+    zh = runs["zh"].manifest
+    assert zh["lang"] == "zh" and runs["en"].manifest["lang"] == "en"
+    assert zh["notebook_dir"] == str((english / "zh").resolve())
+    page = (tmp_path / "zh" / "report.html").read_text(encoding="utf-8")
+    assert "<html lang='zh'>" in page and "<h2>论断</h2>" in page and "<h2>Claims</h2>" not in page
+    assert "<h2>Claims</h2>" in (tmp_path / "en" / "report.html").read_text(encoding="utf-8")
+    values = {lang: metrics.load(tmp_path / lang / run.manifest["notebooks"][0]["metrics"])
+              ["metrics"] for lang, run in runs.items()}
+    assert values["zh"] == values["en"] and values["en"]

@@ -372,7 +372,8 @@ _GOOD = np.ones((2, 12, 1))
     ],
 )
 def test_nan_and_inf_are_refused_naming_the_argument(call, name):
-    with pytest.raises(ValueError, match=rf"^{name} must be finite: it holds 1 NaN or inf"):
+    with pytest.raises(ValueError,
+                       match=rf"^{name} must hold finite numbers, but 1 entries are NaN or inf"):
         call()
 
 

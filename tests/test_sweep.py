@@ -90,6 +90,7 @@ def test_unreachable_scheduler_is_a_clear_error_not_a_hang(tmp_path, monkeypatch
         sweep.run_sweep("1", "smoke", ["00"], tmp_path / "s", notebook_dir=FIXTURES,
                         scheduler=f"tcp://127.0.0.1:{_free_port()}", progress=False)
     assert time.monotonic() - started < 60
+    assert not (tmp_path / "s").exists()  # nothing half-made to clean up
 
 
 # -- robustness -----------------------------------------------------------------------------
@@ -129,6 +130,15 @@ def test_sweep_html_escapes_everything():
     page = sweep.render_html(sweep.robustness(records, "cpu") | {"seeds": [1]})
     assert "<script>alert" not in page and "'/onmouseover='" not in page
     assert "&lt;script&gt;" in page
+
+
+def test_sweep_markdown_keeps_one_row_per_claim_and_flags():
+    records = [_record(1, "true", 1.0), _record(2, "false", 3.0)]
+    records[0]["claim_list"][0]["text"] = "a | b\nc"
+    table = sweep.render_markdown(sweep.robustness(records, "cpu") | {"seeds": [1, 2]})
+    [row] = [line for line in table.splitlines() if line.startswith("| ") and "`" in line]
+    assert "a \\| b c" in row and "**1/2 !** (failed at seeds 2)" in row
+    assert "seeds 1, 2" in table
 
 
 # -- map ------------------------------------------------------------------------------------
@@ -199,6 +209,9 @@ def test_local_sweep_two_seeds_two_notebooks(tmp_path):
         assert (task / "00_seeded.ipynb").exists() and (task / "00_seeded.log").exists()
         assert json.loads((task / "00_seeded.metrics.json").read_text())["seed"] == seed
     assert "<table>" in (out / "sweep.html").read_text()
+    table = (out / "sweep.md").read_text()
+    assert "| notebook | claim | statement | held |" in table
+    assert all(f"`{c['id']}`" in table for c in report["claims"])
 
 
 @pytest.mark.slow

@@ -406,11 +406,13 @@ BAD = [
     ("restart k2_mode", lambda m: tbptt.TBPTTTrainer(m, 6, 3).restart(k2_mode=None or 3),
      "k2_mode must be one of"),
     ("x NaN", lambda m: tbptt.TBPTTTrainer(m, 3, 3).fit(np.where(X == 0, np.nan, X), Y),
-     "x holds 40 NaN or infinite"),
-    ("y inf", lambda m: tbptt.TBPTTTrainer(m, 3, 3).fit(X, Y + np.inf), "y holds 40 NaN"),
+     "x must hold finite numbers, but 40 entries are NaN or inf"),
+    ("y inf", lambda m: tbptt.TBPTTTrainer(m, 3, 3).fit(X, Y + np.inf),
+     "y must hold finite numbers, but 40 entries"),
     ("step_weights NaN", lambda m: tbptt.TBPTTTrainer(m, 3, 3).fit(
-        X, Y, step_weights=np.full(10, np.nan)), "step_weights holds 10 NaN"),
-    ("predict x inf", lambda m: tbptt.predict_sequences(m, X - np.inf), "x holds"),
+        X, Y, step_weights=np.full(10, np.nan)),
+     "step_weights must hold finite numbers, but 10 entries"),
+    ("predict x inf", lambda m: tbptt.predict_sequences(m, X - np.inf), "x must hold finite"),
     ("y [N, T] for a 2-wide output", lambda m: tbptt.TBPTTTrainer(
         tbptt.lstm_stack(1, 3, n_outputs=2), 3, 3).fit(X, Y[..., 0]),
      "output is 2 wide.*\\[samples, timesteps, 2\\]"),

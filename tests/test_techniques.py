@@ -434,8 +434,8 @@ def test_average_windows_agrees_with_aggregate_by_source(seed, n, n_windows):
                                tq.aggregate_by_source(prob, source, n))
 
 
-def test_public_check_seed_and_its_old_name():
-    assert data.check_seed(3) == 3 and data._check_seed is data.check_seed
+def test_check_seed_is_public_in_data():
+    assert data.check_seed(3) == 3
     for bad in (-1, 1.5, True, "3"):
         with pytest.raises(ValueError, match="seed"):
             data.check_seed(bad)

@@ -22,8 +22,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from course_lib.data import check_fraction, check_positive_int, marker_task, train_test_split
+from course_lib.data import marker_task, train_test_split
 from course_lib.environment import set_seed
+from course_lib.validate import check_fraction, check_positive_int
 
 __all__ = [
     "as_is_classifier",

@@ -45,8 +45,8 @@ import keras
 import numpy as np
 
 from course_lib import models, tbptt, techniques
-from course_lib.data import check_positive_int
 from course_lib.environment import RssSampler
+from course_lib.validate import check_positive_int
 
 # Order = the order of the table and of the legend.
 TECHNIQUES = (

@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from course_lib.data import check_fraction, check_positive_int
+from course_lib.validate import check_fraction, check_positive_int
 
 # ------------------------------------------------------ saved copies (notebook 07's page)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.data import check_positive_int
+from course_lib.validate import check_positive_int
 
 
 def _recurrent_layers(model) -> list:

@@ -15,8 +15,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from course_lib.data import check_positive_int, check_seed
 from course_lib.techniques import augment_windows, average_windows, gather_windows
+from course_lib.validate import check_positive_int, check_seed
 
 
 def fit_window_lstm(x, y, units, epochs, seed, learning_rate):

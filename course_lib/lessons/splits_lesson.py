@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from course_lib import sweep
-from course_lib.data import check_fraction, check_positive_int
 from course_lib.splits import GridResult, stateful_reshape
+from course_lib.validate import check_fraction, check_positive_int
 
 __all__ = [
     "show_params",

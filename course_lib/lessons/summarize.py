@@ -25,8 +25,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from course_lib.data import check_fraction, check_positive_int
 from course_lib.techniques import fit_token_ranks, summarize, truncate
+from course_lib.validate import check_fraction, check_positive_int
 
 __all__ = [
     "fit_token_lstm",

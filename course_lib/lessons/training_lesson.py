@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from course_lib import experiments, prices
-from course_lib.data import check_positive_int
+from course_lib.validate import check_positive_int
 
 # the runs every seed of the band repeats: name -> Experiment arguments (filled per config)
 BAND_RUNS = ("sgd", "rmsprop", "adam", "adam_clip", "sgd_schedule", "combination")

@@ -25,13 +25,13 @@ import numpy as np
 
 from course_lib.data import (
     POSITIONS,
-    check_positive_int,
     train_test_split,
     zipf_documents,
 )
 from course_lib.environment import set_seed
 from course_lib.models import fit_and_score
 from course_lib.techniques import SIDES, truncate
+from course_lib.validate import check_positive_int
 
 __all__ = [
     "SIDE_NAMES",

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from course_lib.data import check_positive_int, marker_task
+from course_lib.data import marker_task
+from course_lib.validate import check_positive_int
 
 __all__ = ["StepCost", "measure_step_cost", "loglog_slope", "fade_ratio", "fade_by_seed",
            "horizon_report", "check_lag_probe"]
