@@ -182,7 +182,6 @@ def test_the_two_k2_modes_agree_on_a_last_step_label_only():
     assert lesson.max_abs_diff(lesson.trainer_gradients(model, x, y, 4), every) > 1e-4
 
 
-@pytest.mark.skipif(not lesson.has_k2_mode(), reason="TBPTTTrainer has no k2_mode yet")
 def test_last_k2_window_matches_the_trainers_last_k2_mode():
     model = tbptt.lstm_stack(1, 4, seed=7)
     x, y, _ = lag_echo(3, 12, 1, seed=7)

@@ -8,7 +8,6 @@ timing in rounds, comparing weights, and checking a student's function on random
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -205,11 +204,6 @@ def window_gradients(
             for g, v in zip(grads, model.trainable_variables, strict=True)]
 
 
-def has_k2_mode() -> bool:
-    """Return True if this version of ``TBPTTTrainer`` accepts ``k2_mode=``."""
-    return "k2_mode" in inspect.signature(tbptt.TBPTTTrainer).parameters
-
-
 def trainer_gradients(model: keras.Model, x: Any, y: Any, k2: int, k2_mode: str | None = None,
                       step_weights: Any = None) -> list[np.ndarray]:
     """Return ``TBPTTTrainer(model, k1=steps, k2)``'s gradients over one window of ``x``."""
@@ -248,7 +242,7 @@ def check_cut_every_k2(window_fn: Any, *, trials: int = 3, seed: int = 0,
         return False
     rng = np.random.default_rng(seed)
     model = tbptt.lstm_stack(1, 4, seed=seed)
-    mode = "cut_every_k2" if has_k2_mode() else None
+    mode = "cut_every_k2"
     for trial in range(trials):
         n_steps = int(rng.integers(5, 13))
         k2 = int(rng.integers(1, n_steps))
