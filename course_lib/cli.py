@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="finish an interrupted run: run only the notebooks it lacks, with "
                           "its profile, seed and timeout")
     run.add_argument("--notebook-dir", default=None, help=argparse.SUPPRESS)
-    sub.add_parser("list", help="list the course notebooks")
+    listing = sub.add_parser("list", help="list the course notebooks")
+    listing.add_argument("--lang", default="en", choices=("en", *i18n.LANGS),
+                         help="edition to list (default: en)")
     env = sub.add_parser("check-env", help="print versions, CPU/GPU, memory, missing packages")
     env.add_argument("--json", action="store_true", help="print the report as JSON")
     report = sub.add_parser("report", help="re-render report.html for a run folder")
@@ -243,8 +245,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command == "list":
             from course_lib import runner
 
-            for path in runner.discover(args.notebook_dir if hasattr(args, "notebook_dir")
-                                        else None):
+            for path in runner.discover(runner.edition_dir(args.lang)):
                 print(f"{path.stem[:2]}  {path.stem:<40} {_title(path)}")
             return 0
         if args.command == "check-env":

@@ -22,6 +22,9 @@ def test_list_shows_every_notebook_with_its_title(capsys):
     out = capsys.readouterr().out
     assert "00_start_here" in out and "Start here" in out
     assert "01_why_long_sequences_are_hard" in out
+    assert cli.main(["list", "--lang", "zh"]) == 0
+    chinese = capsys.readouterr().out
+    assert chinese.count("\n") == out.count("\n") and "从这里开始" in chinese
 
 
 def test_check_env_json_reports_versions():

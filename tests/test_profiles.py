@@ -61,3 +61,33 @@ def test_describe_prints_every_row(capsys):
     assert text.splitlines()[0].split() == ["parameter", "smoke", "cpu", "gpu"]
     assert len(text.splitlines()) == len(profiles.TABLE["01"]) + 1
     assert capsys.readouterr().out.strip() == text.strip()
+
+
+# ----- the parameter table every notebook prints after its parameters cell -----
+
+
+def test_show_parameters_prints_upper_case_plain_values_only(capsys):
+    text = profiles.show_parameters({"SEQ_LEN": 500, "K_PAIRS": ((4, 8),), "lower": 3,
+                                     "MODEL": object(), "PROFILE": "cpu", "_HIDDEN": 2})
+    assert "SEQ_LEN = 500" in text and "K_PAIRS = ((4, 8),)" in text
+    assert "PROFILE = 'cpu'" in text
+    assert "lower" not in text and "MODEL" not in text and "_HIDDEN" not in text
+    assert capsys.readouterr().out.strip() == text.strip()
+    assert all(len(line) <= 100 for line in text.splitlines())
+
+
+def test_show_parameters_puts_short_values_side_by_side():
+    text = profiles.show_parameters({f"P{i}": i for i in range(6)}, width=60)
+    assert len(text.splitlines()) < 6
+
+
+@pytest.mark.parametrize(("namespace", "width", "error", "message"), [
+    ([1], 100, TypeError, "namespace must be a mapping"),
+    ({"a": 1}, 100, ValueError, "no UPPER_CASE"),
+    ({}, 100, ValueError, "no UPPER_CASE"),
+    ({"A": 1}, 39, ValueError, "width must be an int >= 40"),
+    ({"A": 1}, True, ValueError, "width must be an int >= 40"),
+])
+def test_show_parameters_bad_arguments(namespace, width, error, message):
+    with pytest.raises(error, match=message):
+        profiles.show_parameters(namespace, width)

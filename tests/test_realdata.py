@@ -225,18 +225,6 @@ def test_block_mean_checker_accepts_right_and_rejects_wrong():
     assert not capstone.check_block_mean("not a function")
 
 
-def test_show_parameters_prints_upper_case_values(capsys):
-    text = capstone.show_parameters({"EPOCHS": 3, "lower": 1, "NAME": "x", "_HIDDEN": 2,
-                                     "OBJ": object()})
-    assert "EPOCHS = 3" in text and "NAME = 'x'" in text
-    assert "lower" not in text and "_HIDDEN" not in text and "OBJ" not in text
-    assert capsys.readouterr().out.strip() == text
-    with pytest.raises(TypeError, match="namespace must be a mapping"):
-        capstone.show_parameters([1])
-    with pytest.raises(ValueError, match="no UPPER_CASE"):
-        capstone.show_parameters({"a": 1})
-
-
 def test_profile_rows_of_notebook_12():
     p = {name: profiles.param("12", name, prof) for prof in profiles.PROFILES
          for name in profiles.TABLE["12"]}

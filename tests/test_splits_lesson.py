@@ -9,17 +9,6 @@ from course_lib import splits
 from course_lib.lessons import splits_lesson as lesson
 
 
-def test_show_params_prints_a_compact_table(capsys):
-    text = lesson.show_params({"A": 1, "LONG_NAME": (1, 2), "C": 0.5}, columns=2)
-    assert text.splitlines()[0].split() == ["A", "=", "1", "LONG_NAME", "=", "(1,", "2)"]
-    assert text.splitlines()[1].split() == ["C", "=", "0.5"]
-    assert capsys.readouterr().out.strip() == text
-    with pytest.raises(TypeError, match="values must be a non-empty mapping"):
-        lesson.show_params({})
-    with pytest.raises(ValueError, match="columns must be >= 1"):
-        lesson.show_params({"A": 1}, columns=0)
-
-
 def test_stamped_and_show_batches_name_the_origin_of_each_row():
     toy = lesson.stamped(4, 6)
     assert toy.shape == (4, 6, 1) and toy[2, 5, 0] == 205

@@ -36,36 +36,6 @@ def last_k2_window(model, x_win, state, k2):
     return y_late, state
 
 
-# --------------------------------------------------------------------------- show_parameters
-
-
-def test_show_parameters_prints_upper_case_values_only(capsys):
-    text = lesson.show_parameters({"SEQ_LEN": 500, "K_PAIRS": ((4, 8),), "lower": 3,
-                                   "MODEL": object(), "PROFILE": "cpu"})
-    assert "SEQ_LEN = 500" in text and "K_PAIRS = ((4, 8),)" in text
-    assert "PROFILE = 'cpu'" in text
-    assert "lower" not in text and "MODEL" not in text
-    assert capsys.readouterr().out.strip() == text.strip()
-    assert all(len(line) <= 100 for line in text.splitlines())
-
-
-def test_show_parameters_puts_short_values_side_by_side():
-    text = lesson.show_parameters({f"P{i}": i for i in range(6)}, width=60)
-    assert len(text.splitlines()) < 6
-
-
-@pytest.mark.parametrize("bad, error", [({}, ValueError), ({"lower": 1}, ValueError),
-                                        ([("A", 1)], TypeError)])
-def test_show_parameters_refuses_bad_input(bad, error):
-    with pytest.raises(error, match="namespace"):
-        lesson.show_parameters(bad)
-
-
-def test_show_parameters_checks_width():
-    with pytest.raises(ValueError, match="width"):
-        lesson.show_parameters({"A": 1}, width=10)
-
-
 # --------------------------------------------------------------------------- comparisons
 
 

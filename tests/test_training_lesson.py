@@ -21,23 +21,6 @@ TINY = {"seed": 3, "n_sequences": 3, "steps": 24, "n_lags": 4, "periods": (6.0, 
 # ------------------------------------------------------------------------------ parameters
 
 
-def test_show_parameters_prints_every_pair_in_columns(capsys):
-    lines = tl.show_parameters({"A": 1, "BB": (2, 3), "C": "x"}, columns=2)
-    assert len(lines) == 2
-    out = capsys.readouterr().out
-    for text in ("A = 1", "BB = (2, 3)", "C = 'x'"):
-        assert text in out
-    assert lines[0].index("BB") > lines[0].index("A = 1")
-
-
-@pytest.mark.parametrize("values, columns, error, name", [
-    ({}, 2, ValueError, "values"), ([("A", 1)], 2, ValueError, "values"),
-    ({"A": 1}, 0, ValueError, "columns"), ({"A": 1}, 1.5, TypeError, "columns")])
-def test_show_parameters_bad_arguments(values, columns, error, name):
-    with pytest.raises(error, match=name):
-        tl.show_parameters(values, columns=columns)
-
-
 # ------------------------------------------------------------------------------ exercise
 
 

@@ -23,7 +23,6 @@ import numpy as np
 
 from course_lib import plots
 from course_lib.environment import RssSampler
-from course_lib.profiles import show_parameters  # noqa: F401 -- the notebook calls it here
 from course_lib.validate import check_fraction, check_positive_int
 
 

@@ -24,7 +24,6 @@ from course_lib.splits import GridResult, stateful_reshape
 from course_lib.validate import check_fraction, check_positive_int
 
 __all__ = [
-    "show_params",
     "stamped",
     "show_batches",
     "run_configs",
@@ -39,25 +38,6 @@ __all__ = [
     "error_summary",
     "quiet_retracing",
 ]
-
-
-def show_params(values: Mapping[str, Any], *, columns: int = 3) -> str:
-    """Print and return ``name = value`` pairs as a compact table, ``columns`` pairs a line.
-
-    Args:
-        values: parameter names and their active values.
-        columns: pairs per printed line (>= 1).
-    """
-    if not isinstance(values, Mapping) or not values:
-        raise TypeError("values must be a non-empty mapping of parameter names to values")
-    columns = check_positive_int("columns", columns)
-    cells = [f"{name} = {value}" for name, value in values.items()]
-    width = max(len(c) for c in cells) + 2
-    lines = ["".join(c.ljust(width) for c in cells[i:i + columns]).rstrip()
-             for i in range(0, len(cells), columns)]
-    text = "\n".join(lines)
-    print(text)
-    return text
 
 
 def stamped(n: int, t: int) -> np.ndarray:

@@ -17,7 +17,6 @@ import numpy as np
 import tensorflow as tf
 
 from course_lib import tbptt
-from course_lib.profiles import show_parameters  # noqa: F401 -- the notebook calls it here
 from course_lib.validate import check_positive_int
 
 

@@ -26,24 +26,6 @@ CONFIG_KEYS = ("seed", "n_sequences", "steps", "n_lags", "periods", "noise_varia
                "learning_rate", "schedule", "patience", "clipnorm")
 
 
-def show_parameters(values: Mapping[str, Any], *, columns: int = 2) -> list[str]:
-    """Print ``NAME = value`` pairs in a compact table of ``columns`` columns; return the lines.
-
-    Args:
-        values: parameter names and values, in the order to show them.
-        columns: pairs per printed line (>= 1).
-    """
-    if not isinstance(values, Mapping) or not values:
-        raise ValueError("values must be a non-empty mapping of parameter names to values")
-    columns = check_positive_int("columns", columns)
-    cells = [f"{name} = {value!r}" for name, value in values.items()]
-    width = max(len(c) for c in cells) + 3
-    lines = ["".join(c.ljust(width) for c in cells[i:i + columns]).rstrip()
-             for i in range(0, len(cells), columns)]
-    print("\n".join(lines))
-    return lines
-
-
 def k_step_pieces(length: int, k: int) -> list[tuple[int, int]]:
     """Cut ``range(length)`` into pieces of ``k`` steps, in order; the last may be shorter.
 
