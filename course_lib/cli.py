@@ -126,9 +126,13 @@ def _sweep(args) -> int:
 
     profile = args.profile or os.environ.get(profiles.ENV_VAR) or "smoke"
     names = [n for n in args.notebooks.split(",") if n.strip()]
-    summary = sweep.run_sweep(args.seeds, profile, names, args.out, scheduler=args.scheduler,
-                              workers=args.workers, resume=args.resume, timeout=args.timeout,
-                              notebook_dir=args.notebook_dir)
+    try:
+        summary = sweep.run_sweep(args.seeds, profile, names, args.out,
+                                  scheduler=args.scheduler, workers=args.workers,
+                                  resume=args.resume, timeout=args.timeout,
+                                  notebook_dir=args.notebook_dir)
+    except KeyboardInterrupt:  # run_sweep said what was kept and how to resume
+        return 130
     return summary.exit_code
 
 

@@ -296,7 +296,14 @@ def run_sweep(
         + (f", {len(chosen) * len(seed_list) - len(todo)} already done" if resume else "")
         + (f" on {workers} local worker(s)" if scheduler == "local" else f" on {scheduler}"))
     if todo:
-        _run_tasks(todo, path, profile, timeout, scheduler, workers, progress)
+        try:
+            _run_tasks(todo, path, profile, timeout, scheduler, workers, progress)
+        except KeyboardInterrupt:
+            kept = len(finished_records(path))
+            print(f"course sweep: interrupted; the {kept} finished task(s) are kept in {path}. "
+                  f"Finish the sweep with the same arguments plus: --out {path} --resume",
+                  flush=True)
+            raise
     records = [r for r in finished_records(path)
                if r.get("seed") in seed_list and r.get("notebook") in {p.stem for p in chosen}]
     report = robustness(records, profile)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib import sweep
+from course_lib import cli, sweep
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sweep_notebooks"
 BROKEN = Path(__file__).parent / "fixtures" / "notebooks"
@@ -342,3 +342,18 @@ def test_cli_sweep_smoke_against_a_scheduler(tmp_path, dask_cluster):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 task(s), 0 failed" in done.stdout
     assert json.loads((tmp_path / "s" / "sweep.json").read_text())["exit_code"] == 0
+
+
+def test_ctrl_c_keeps_finished_tasks_and_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    def interrupted(todo, out, *args):
+        sweep.run_task(str(todo[0][0].resolve()), str(out.resolve()), "smoke", todo[0][1], 60.0)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "_run_tasks", interrupted)
+    out = tmp_path / "s"
+    code = cli.main(["sweep", "--seeds", "1-2", "--profile", "smoke", "--notebooks", "00",
+                     "--out", str(out), "--notebook-dir", str(FIXTURES)])
+    said = capsys.readouterr().out
+    assert code == 130
+    assert "interrupted; the 1 finished task(s) are kept" in said and "--resume" in said
+    assert len(sweep.finished_records(out)) == 1
