@@ -83,6 +83,11 @@ def test_step_cost_memory_is_the_workers_own_not_its_parents(monkeypatch):
 def test_fade_ratio_and_fade_by_seed():
     assert why_long.fade_ratio([2.0, 4.0, 1.0, 0.5], 3) == pytest.approx(0.125)
     fades = why_long.fade_by_seed(20, 15, 2, units=4, batch=4)
+    # a notebook's SEED moves the probe's seeds: seed 1 alone is the second run above
+    shifted = why_long.fade_by_seed(20, 15, 1, units=4, batch=4, first_seed=1)
+    assert shifted["short"] == fades["short"][1:] and shifted["long"] == fades["long"][1:]
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        why_long.fade_by_seed(20, 15, 1, first_seed=-1)
     assert set(fades) == {"short", "long"} and len(fades["short"]) == len(fades["long"]) == 2
     assert all(0 <= r < 1 for r in fades["short"] + fades["long"])
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from course_lib.data import marker_task
-from course_lib.validate import check_positive_int
+from course_lib.validate import check_positive_int, check_seed
 
 __all__ = ["StepCost", "measure_step_cost", "loglog_slope", "fade_ratio", "fade_by_seed",
            "horizon_report", "check_lag_probe"]
@@ -159,10 +159,11 @@ def fade_ratio(norms: Sequence[float], lag: int) -> float:
 
 
 def fade_by_seed(seq_len: int, lag: int, seeds: int, *, units: int = 32,
-                 batch: int = 16) -> dict[str, list[float]]:
+                 batch: int = 16, first_seed: int = 0) -> dict[str, list[float]]:
     """Return the :func:`fade_ratio` at ``lag`` for T = ``seq_len`` and T = 2 ``seq_len``.
 
-    Seeds 0 .. ``seeds``-1 each draw fresh data and fresh initial weights.
+    Seeds ``first_seed`` .. ``first_seed + seeds - 1`` each draw fresh data and fresh
+    initial weights (a notebook passes its ``SEED``, so a seed sweep varies them too).
 
     Returns:
         ``{"short": [...], "long": [...]}``, one ratio per seed.
@@ -172,8 +173,9 @@ def fade_by_seed(seq_len: int, lag: int, seeds: int, *, units: int = 32,
     seq_len = check_positive_int("seq_len", seq_len, minimum=2)
     lag = check_positive_int("lag", lag, maximum=seq_len - 1)
     seeds = check_positive_int("seeds", seeds)
+    first_seed = check_seed(first_seed)
     out: dict[str, list[float]] = {"short": [], "long": []}
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         for key, length in (("short", seq_len), ("long", 2 * seq_len)):
             norms = input_gradient_norms(length, units=units, batch=batch, seed=seed)
             out[key].append(fade_ratio(norms, lag))
