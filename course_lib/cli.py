@@ -57,7 +57,7 @@ def _title(path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from course_lib import i18n
+    from course_lib import runner
 
     parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds per notebook (default: smoke 300, cpu 900, gpu 3600)")
     run.add_argument("--seed", type=_seed, default=None,
                      help="seed passed to every notebook (default: 42)")
-    run.add_argument("--lang", default=None, choices=("en", *i18n.LANGS),
+    run.add_argument("--lang", default=None, choices=runner.editions(),
                      help="edition to run: en (notebooks/, the default) or a translation "
                           "(zh: notebooks/zh/)")
     run.add_argument("--resume", default=None, metavar="RUN_DIR",
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "its profile, seed and timeout")
     run.add_argument("--notebook-dir", default=None, help=argparse.SUPPRESS)
     listing = sub.add_parser("list", help="list the course notebooks")
-    listing.add_argument("--lang", default="en", choices=("en", *i18n.LANGS),
+    listing.add_argument("--lang", default="en", choices=runner.editions(),
                          help="edition to list (default: en)")
     env = sub.add_parser("check-env", help="print versions, CPU/GPU, memory, missing packages")
     env.add_argument("--json", action="store_true", help="print the report as JSON")

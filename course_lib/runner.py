@@ -78,11 +78,16 @@ def default_notebook_dir() -> Path:
     return beside if beside.is_dir() else Path.cwd() / "notebooks"
 
 
-def check_lang(lang: Any) -> str:
-    """Return ``lang`` if the course has that edition ("en", or a translation's code)."""
+def editions() -> tuple[str, ...]:
+    """Return the course's editions: "en" (``notebooks/``) and each translation's code."""
     from course_lib import i18n
 
-    allowed = ("en", *i18n.LANGS)
+    return ("en", *i18n.LANGS)
+
+
+def check_lang(lang: Any) -> str:
+    """Return ``lang`` if the course has that edition ("en", or a translation's code)."""
+    allowed = editions()
     if not isinstance(lang, str):
         raise TypeError(f"lang must be a string, one of {', '.join(allowed)}; "
                         f"got {type(lang).__name__}")
@@ -94,8 +99,11 @@ def check_lang(lang: Any) -> str:
 def edition_dir(lang: str = "en", notebook_dir: str | Path | None = None) -> Path:
     """Return the notebooks of the ``lang`` edition: ``notebook_dir`` itself for English,
     its ``<lang>/`` subfolder for a translation (``notebooks/zh/``)."""
-    english = Path(notebook_dir) if notebook_dir is not None else default_notebook_dir()
-    return english if check_lang(lang) == "en" else english / lang
+    from course_lib import i18n
+
+    if check_lang(lang) != "en":
+        return i18n.translation_dir(notebook_dir, lang)
+    return Path(notebook_dir) if notebook_dir is not None else default_notebook_dir()
 
 
 def discover(notebook_dir: str | Path | None = None) -> list[Path]:
