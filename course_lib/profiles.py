@@ -321,7 +321,7 @@ def show_parameters(namespace: Mapping[str, Any], width: int = 100) -> str:
     Args:
         namespace: e.g. ``globals()`` of the notebook; only names written in capitals
             whose value is a number, string, bool or tuple/list of those are shown, in the
-            order they were defined.
+            order they were defined; floats show 6 significant digits.
         width: characters per printed line (>= 40).
 
     Returns:
@@ -338,7 +338,17 @@ def show_parameters(namespace: Mapping[str, Any], width: int = 100) -> str:
             return True
         return isinstance(value, tuple | list) and all(plain(v) for v in value)
 
-    cells = [f"{name} = {value!r}" for name, value in namespace.items()
+    def shown(value: Any) -> str:
+        if isinstance(value, float):
+            text = repr(value)
+            return text if len(text) <= 10 else f"{value:.6g}"  # 2 / 3 reads 0.666667
+        if isinstance(value, tuple | list):
+            inner = ", ".join(shown(v) for v in value)
+            return f"({inner},)" if isinstance(value, tuple) and len(value) == 1 else (
+                f"({inner})" if isinstance(value, tuple) else f"[{inner}]")
+        return repr(value)
+
+    cells = [f"{name} = {shown(value)}" for name, value in namespace.items()
              if name.isupper() and not name.startswith("_") and plain(value)]
     if not cells:
         raise ValueError("namespace holds no UPPER_CASE parameters to show")

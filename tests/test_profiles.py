@@ -76,6 +76,14 @@ def test_show_parameters_prints_upper_case_plain_values_only(capsys):
     assert all(len(line) <= 100 for line in text.splitlines())
 
 
+def test_show_parameters_rounds_floats_for_reading_only():
+    text = profiles.show_parameters({"MOST": 2 / 3, "LR": 1e-2, "TINY": 1e-5, "NOISE": 1.0,
+                                     "RATES": (0.1, 1 / 3), "LIST": [0.5]})
+    assert "MOST = 0.666667" in text and "LR = 0.01" in text and "TINY = 1e-05" in text
+    assert "NOISE = 1.0" in text
+    assert "RATES = (0.1, 0.333333)" in text and "LIST = [0.5]" in text
+
+
 def test_show_parameters_puts_short_values_side_by_side():
     text = profiles.show_parameters({f"P{i}": i for i in range(6)}, width=60)
     assert len(text.splitlines()) < 6
