@@ -78,3 +78,17 @@ def test_the_whole_project_is_ruff_clean():
     done = subprocess.run([ruff, "check", "--no-cache", str(ROOT)], capture_output=True,
                           text=True, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_claims_doc_lists_every_cpu_claim_and_no_stale_one():
+    doc = (ROOT / "docs" / "claims.md").read_text(encoding="utf-8")
+    table = doc[doc.index("## Every cpu claim"):doc.index("| notebook | ok |")]
+    listed = set(re.findall(r"^\| (\d\d) \| `(\w+)` \|", table, re.M))
+    assert listed, "docs/claims.md has no 'Every cpu claim' table"
+    for path in NOTEBOOKS:
+        number, text = path.stem[:2], "".join(source(c) for c in cells(path))
+        for claim in runner.scan_claims(path).expected_at("cpu"):
+            assert (number, claim) in listed, f"docs/claims.md lacks {number} `{claim}`"
+        for _, claim in {row for row in listed if row[0] == number}:
+            assert f'"{claim}"' in text, f"docs/claims.md lists {number} `{claim}`, which " \
+                                         f"{path.name} no longer claims"
