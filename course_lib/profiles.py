@@ -321,7 +321,8 @@ def show_parameters(namespace: Mapping[str, Any], width: int = 100) -> str:
     Args:
         namespace: e.g. ``globals()`` of the notebook; only names written in capitals
             whose value is a number, string, bool or tuple/list of those are shown, in the
-            order they were defined; floats show 6 significant digits.
+            order they were defined; a float longer than 10 characters shows 6
+            significant digits.
         width: characters per printed line (>= 40).
 
     Returns:
@@ -342,10 +343,11 @@ def show_parameters(namespace: Mapping[str, Any], width: int = 100) -> str:
         if isinstance(value, float):
             text = repr(value)
             return text if len(text) <= 10 else f"{value:.6g}"  # 2 / 3 reads 0.666667
-        if isinstance(value, tuple | list):
+        if isinstance(value, list):
+            return "[" + ", ".join(shown(v) for v in value) + "]"
+        if isinstance(value, tuple):
             inner = ", ".join(shown(v) for v in value)
-            return f"({inner},)" if isinstance(value, tuple) and len(value) == 1 else (
-                f"({inner})" if isinstance(value, tuple) else f"[{inner}]")
+            return f"({inner},)" if len(value) == 1 else f"({inner})"
         return repr(value)
 
     cells = [f"{name} = {shown(value)}" for name, value in namespace.items()
